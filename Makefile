@@ -1,0 +1,83 @@
+# hmp: plain GNU make. `make` builds build/hmp and build/libhmp.a;
+# `make check` runs every test; `make demo` runs the main job on an example.
+
+BUILD ?= build
+CC ?= cc
+OPT ?= -O2
+SAN ?=
+CFLAGS ?=
+CFLAGS += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(SAN)
+CPPFLAGS += -I. -MMD -MP
+LDFLAGS += $(SAN)
+LIBS := -lflint-arb -lflint -lmpfr -lgmp -lreadline -lm -lpthread
+TEST_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+DEB_PACKAGES := libgmp-dev libmpfr-dev libflint-dev libflint-arb-dev libcriterion-dev \
+                libreadline-dev pkg-config
+
+LIB_SRC := $(sort $(wildcard core/*.c core/eval/*.c core/kernels/*.c rewrite/*.c) \
+                  $(filter-out frontends/main.c,$(wildcard frontends/*.c)))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard tests/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check demo deps bench sanitize asan ubsan clean golden tests
+
+all: $(BUILD)/hmp $(BUILD)/libhmp.a
+
+$(BUILD)/libhmp.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/hmp: $(BUILD)/frontends/main.o $(BUILD)/libhmp.a
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libhmp.a
+	@$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+tests: $(TEST_BIN) $(BENCH_BIN)
+
+# Every test: one Criterion suite per module (MOD=term runs one), then the
+# golden files of the command line. HMP_TEST_MULTIPLIER scales random tests.
+check: deps
+	@$(MAKE) --no-print-directory all tests
+	@BUILD=$(BUILD) tests/run_all.sh $(MOD)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/hmp run examples/transformer_block.hmp
+
+bench: deps
+	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=$(BUILD)-bench all tests
+	@BUILD=$(BUILD)-bench tests/run_bench.sh
+
+# The test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)-san OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all tests
+	@BUILD=$(BUILD)-san HMP_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  tests/run_all.sh $(MOD)
+asan ubsan: sanitize
+
+# Installs the Debian packages that are missing (apt-get, as root or sudo).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-san $(BUILD)-bench
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/frontends/main.d $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
