@@ -28,18 +28,17 @@ typedef enum term_op {
 
 typedef uint32_t sym_id;
 
-/* One node: 16 bytes. Compound nodes keep their arguments as a span of the
- * argument pool (a = offset, b = count); NUM keeps a num_id and SYM a sym_id
- * in a. */
+/* One node: 12 bytes, plus its op in a byte array. Compound nodes keep their
+ * arguments as a span of the argument pool (a = offset, b = count); NUM keeps
+ * a num_id and SYM a sym_id in a. */
 typedef struct term_node {
-    uint8_t op;
-    uint8_t pad_[3];
     uint32_t hash;
     uint32_t a, b;
 } term_node;
 
 typedef struct term_store {
     term_node *nodes;      /* nodes[0] unused (TERM_NONE) */
+    uint8_t *ops;          /* ops[id] = term_op */
     uint32_t n_nodes, cap_nodes;
     term_id *pool;         /* arguments of compound nodes */
     size_t n_pool, cap_pool;
@@ -55,9 +54,6 @@ typedef struct term_store {
     uint32_t *sym_table;   /* open addressing, sym + 1, 0 = empty */
     uint32_t sym_table_mask;
     term_id *sym_term;     /* sym_term[sym] = its SYM term */
-    /* scratch for constructors */
-    term_id *scratch;
-    size_t cap_scratch;
     /* terms present in every store */
     term_id zero, one, minus_one, half;
 } term_store;
@@ -70,10 +66,14 @@ void term_store_clear(term_store *s);
 
 /* ---- constructors: every one returns a canonical term ----
  * Canonical forms (the constructors guarantee them; equal forms <=> equal ids):
- * - ADD: flattened (no ADD argument); like terms collected: each argument is
+ * - ADD: flattened: no argument is a sum, and a number times a sum is
+ *   distributed inside a sum (a + 2*(x + y) = a + 2*x + 2*y, so s - s = 0 for
+ *   every s; a product c*(x + y) alone stays as it is); like terms collected: each argument is
  *   c*b with c a nonzero rational and b its "base" (the argument without its
  *   numeric coefficient), bases pairwise distinct; a nonzero numeric constant,
- *   if any, comes first; the rest are sorted by base id. x + x = 2*x, x - x = 0.
+ *   if any, comes first; the rest are sorted by base (the ids of the base's
+ *   factors, compared length first, then lexicographically). x + x = 2*x,
+ *   x - x = 0.
  * - MUL: flattened; a numeric coefficient c != 1, if any, first (c == 0 gives
  *   0: 0*x = 0); the other factors are b or POW(b, e) with e a rational, bases
  *   pairwise distinct and sorted by base id: x*x = x^2, x*x^-1 = 1 (x assumed
@@ -116,10 +116,10 @@ term_id term_min(term_store *s, const term_id *args, size_t n); /* n >= 1 */
 term_id term_make(term_store *s, term_op op, const term_id *args, size_t n);
 
 /* ---- accessors ---- */
-static inline term_op term_op_of(const term_store *s, term_id t) { return (term_op)s->nodes[t].op; }
+static inline term_op term_op_of(const term_store *s, term_id t) { return (term_op)s->ops[t]; }
 static inline uint32_t term_nargs(const term_store *s, term_id t)
 {
-    uint8_t op = s->nodes[t].op;
+    uint8_t op = s->ops[t];
     return (op == OP_NUM || op == OP_SYM) ? 0 : s->nodes[t].b;
 }
 /* Pointer into the pool: valid until the next constructor call. */
