@@ -195,7 +195,7 @@ static void shuffle(term_id *a, size_t n)
 Test(term, property_order_and_grouping)
 {
     rng_state = 42;
-    for (int i = 0; i < NSYM; i++) { char nm[8]; snprintf(nm, sizeof nm, "v%d", i); syms[i] = term_sym_cstr(&S, nm); }
+    for (int i = 0; i < NSYM; i++) { char nm[16]; snprintf(nm, sizeof nm, "v%d", i); syms[i] = term_sym_cstr(&S, nm); }
     int iters = 10000 * multiplier();
     for (int it = 0; it < iters; it++) {
         term_id a[6];
@@ -301,7 +301,7 @@ static void check_store_invariants(void)
 Test(term, property_store_invariants)
 {
     rng_state = 7;
-    for (int i = 0; i < NSYM; i++) { char nm[8]; snprintf(nm, sizeof nm, "w%d", i); syms[i] = term_sym_cstr(&S, nm); }
+    for (int i = 0; i < NSYM; i++) { char nm[16]; snprintf(nm, sizeof nm, "w%d", i); syms[i] = term_sym_cstr(&S, nm); }
     int iters = 10000 * multiplier();
     for (int it = 0; it < iters; it++) random_term(4);
     cr_assert_gt(term_count(&S), 10000);
@@ -385,7 +385,7 @@ Test(term, property_values_preserved)
 {
     rng_state = 2024;
     for (int i = 0; i < NSYM; i++) {
-        char nm[8];
+        char nm[16];
         snprintf(nm, sizeof nm, "u%d", i);
         syms[i] = term_sym_cstr(&S, nm);
         fmpq_init(sym_val[i]);
