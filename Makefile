@@ -24,6 +24,8 @@ BENCH_SRC := $(sort $(wildcard tests/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check demo deps bench sanitize asan ubsan clean golden tests
+# keep the objects of test programs (no "rm" chatter)
+.SECONDARY:
 
 all: $(BUILD)/hmp $(BUILD)/libhmp.a
 

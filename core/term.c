@@ -9,7 +9,7 @@
 
 #define MAX_ARGS ((uint32_t)1 << 30)
 /* Integer powers of numbers are folded only below this many result bits. */
-#define POW_FOLD_BITS ((slong)1 << 22)
+#define POW_FOLD_BITS ((slong)1 << 21) /* ~631,000 digits: stays printable and parsable */
 /* Roots b^(p/q) of numbers are looked for only for q up to this. */
 #define ROOT_MAX_Q 4096
 
@@ -51,50 +51,69 @@ static uint32_t hash_args(term_op op, const term_id *args, size_t n)
     return (uint32_t)mix64(h);
 }
 
-/* ---- the table ---- */
+/* ---- the table ----
+ * A slot holds a node id in its low id_bits bits and the high bits of the
+ * node's hash above them, so most mismatches are rejected without touching
+ * the node. Ids stay below 2^(id_bits - 1): the table grows at 3/4 load. */
 
-static void table_put(term_store *s, term_id id)
+static uint32_t node_hash(const term_store *s, term_id id)
 {
-    uint32_t i = s->nodes[id].hash & s->table_mask;
-    while (s->table[i]) i = (i + 1) & s->table_mask;
-    s->table[i] = id;
+    term_op op = (term_op)s->ops[id];
+    const term_node *nd = &s->nodes[id];
+    return op == OP_NUM || op == OP_SYM ? hash_leaf(op, nd->a) : hash_args(op, s->pool + nd->a, nd->b);
 }
 
-static void table_grow(term_store *s)
+static inline uint32_t tag_mask(const term_store *s)
 {
-    uint32_t cap = (s->table_mask + 1) * 2;
+    return s->id_bits >= 32 ? 0 : ~(((uint32_t)1 << s->id_bits) - 1);
+}
+
+static void table_put(term_store *s, term_id id, uint32_t h)
+{
+    uint32_t i = h & s->table_mask;
+    while (s->table[i]) i = (i + 1) & s->table_mask;
+    s->table[i] = id | (h & tag_mask(s));
+}
+
+static void table_resize(term_store *s, uint32_t cap)
+{
     free(s->table);
     s->table = xcalloc(cap, sizeof *s->table);
     s->table_mask = cap - 1;
-    for (term_id id = 1; id < s->n_nodes; id++) table_put(s, id);
+    uint32_t log2cap = 0;
+    while (((uint32_t)1 << log2cap) < cap) log2cap++;
+    s->id_bits = log2cap + 1;
+    for (term_id id = 1; id < s->n_nodes; id++) table_put(s, id, node_hash(s, id));
 }
 
 static term_id new_node(term_store *s, term_op op, uint32_t hash, uint32_t a, uint32_t b)
 {
-    if (s->n_nodes == UINT32_MAX) { fputs("hmp: term store full (2^32 nodes)\n", stderr); abort(); }
+    if (s->n_nodes == ((uint32_t)1 << 31) - 1) { fputs("hmp: term store full (2^31 nodes)\n", stderr); abort(); }
     if (s->n_nodes == s->cap_nodes) {
         uint64_t cap = (uint64_t)s->cap_nodes + s->cap_nodes / 2;
-        if (cap > UINT32_MAX) cap = UINT32_MAX;
+        if (cap > ((uint64_t)1 << 31)) cap = (uint64_t)1 << 31;
         s->cap_nodes = (uint32_t)cap;
         s->nodes = xrealloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
         s->ops = xrealloc(s->ops, s->cap_nodes);
     }
     term_id id = s->n_nodes++;
-    s->nodes[id].hash = hash;
     s->nodes[id].a = a;
     s->nodes[id].b = b;
     s->ops[id] = (uint8_t)op;
-    if ((uint64_t)s->n_nodes * 4 > (uint64_t)(s->table_mask + 1) * 3) table_grow(s);
-    else table_put(s, id);
+    if ((uint64_t)s->n_nodes * 4 > (uint64_t)(s->table_mask + 1) * 3) table_resize(s, (s->table_mask + 1) * 2);
+    else table_put(s, id, hash);
     return id;
 }
 
 static term_id intern_leaf(term_store *s, term_op op, uint32_t a)
 {
     uint32_t h = hash_leaf(op, a);
+    uint32_t tag = h & tag_mask(s), idm = ~tag_mask(s);
     uint32_t i = h & s->table_mask;
-    for (term_id e; (e = s->table[i]) != 0; i = (i + 1) & s->table_mask)
-        if (s->nodes[e].hash == h && s->ops[e] == op && s->nodes[e].a == a) return e;
+    for (uint32_t e; (e = s->table[i]) != 0; i = (i + 1) & s->table_mask) {
+        term_id id = e & idm;
+        if ((e & ~idm) == tag && s->ops[id] == op && s->nodes[id].a == a) return id;
+    }
     return new_node(s, op, h, a, 0);
 }
 
@@ -103,11 +122,13 @@ static term_id intern_args(term_store *s, term_op op, const term_id *args, size_
 {
     if (n >= MAX_ARGS) { fputs("hmp: too many arguments in one term\n", stderr); abort(); }
     uint32_t h = hash_args(op, args, n);
+    uint32_t tag = h & tag_mask(s), idm = ~tag_mask(s);
     uint32_t i = h & s->table_mask;
-    for (term_id e; (e = s->table[i]) != 0; i = (i + 1) & s->table_mask) {
-        const term_node *nd = &s->nodes[e];
-        if (nd->hash == h && s->ops[e] == op && nd->b == n && memcmp(s->pool + nd->a, args, n * sizeof *args) == 0)
-            return e;
+    for (uint32_t e; (e = s->table[i]) != 0; i = (i + 1) & s->table_mask) {
+        term_id id = e & idm;
+        if ((e & ~idm) != tag || s->ops[id] != op) continue;
+        const term_node *nd = &s->nodes[id];
+        if (nd->b == n && memcmp(s->pool + nd->a, args, n * sizeof *args) == 0) return id;
     }
     if (s->n_pool + n > UINT32_MAX) { fputs("hmp: term store full (argument pool)\n", stderr); abort(); }
     if (s->n_pool + n > s->cap_pool) {
@@ -158,8 +179,7 @@ void term_store_init(term_store *s)
     s->n_nodes = 1; /* id 0 is TERM_NONE */
     memset(&s->nodes[0], 0, sizeof s->nodes[0]);
     s->ops[0] = 0;
-    s->table_mask = 2047;
-    s->table = xcalloc(2048, sizeof *s->table);
+    table_resize(s, 2048);
     s->cap_pool = 1024;
     s->pool = xrealloc(NULL, s->cap_pool * sizeof *s->pool);
     num_store_init(&s->nums);

@@ -28,11 +28,10 @@ typedef enum term_op {
 
 typedef uint32_t sym_id;
 
-/* One node: 12 bytes, plus its op in a byte array. Compound nodes keep their
+/* One node: 8 bytes, plus its op in a byte array. Compound nodes keep their
  * arguments as a span of the argument pool (a = offset, b = count); NUM keeps
  * a num_id and SYM a sym_id in a. */
 typedef struct term_node {
-    uint32_t hash;
     uint32_t a, b;
 } term_node;
 
@@ -42,8 +41,9 @@ typedef struct term_store {
     uint32_t n_nodes, cap_nodes;
     term_id *pool;         /* arguments of compound nodes */
     size_t n_pool, cap_pool;
-    uint32_t *table;       /* open addressing over node ids, 0 = empty */
+    uint32_t *table;       /* open addressing: id | high hash bits (a tag), 0 = empty */
     uint32_t table_mask;
+    uint32_t id_bits;      /* ids take the low id_bits bits of a slot */
     num_store nums;
     /* symbols: interned names */
     char *names;           /* NUL-terminated names, back to back */
@@ -131,7 +131,6 @@ static inline const fmpq *term_value(const term_store *s, term_id t) { return nu
 static inline sym_id term_sym_of(const term_store *s, term_id t) { return s->nodes[t].a; }
 static inline const char *term_sym_name(const term_store *s, term_id t) { return s->names + s->name_off[s->nodes[t].a]; }
 static inline const char *sym_name(const term_store *s, sym_id y) { return s->names + s->name_off[y]; }
-static inline uint32_t term_hash(const term_store *s, term_id t) { return s->nodes[t].hash; }
 static inline uint32_t term_count(const term_store *s) { return s->n_nodes - 1; }
 
 int term_is_num(const term_store *s, term_id t);

@@ -1,0 +1,24 @@
+/* cli: the subcommands of the hmp command line. Each takes its own name in
+ * argv[0] and the arguments after it, writes results to out and messages to
+ * err, and returns the process exit status. */
+#ifndef HMP_CLI_H
+#define HMP_CLI_H
+
+#include <stdio.h>
+
+#define HMP_VERSION "0.1.0"
+
+/* Exit statuses. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_IO 1      /* the output could not be written */
+#define CLI_EXIT_INPUT 2   /* bad input (syntax, system errors) or bad usage */
+
+/* hmp run FILE|- [--json] [--inline] */
+int cli_run(int argc, char **argv, FILE *out, FILE *err);
+void cli_run_help(FILE *out);
+
+/* hmp gen attention N D [--seed S] [--symbolic] [--scale] [--causal] [--heads H] [--compact] */
+int cli_gen(int argc, char **argv, FILE *out, FILE *err);
+void cli_gen_help(FILE *out);
+
+#endif

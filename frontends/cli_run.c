@@ -1,0 +1,255 @@
+/* cli_run: `hmp run FILE`: parse a script, build its system, print each
+ * output (as written or inlined) and statistics of the DAG, as text or one
+ * JSON object. Output is built in memory and written only on success. */
+#include "frontends/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <flint/fmpz.h>
+
+#include "core/buf.h"
+#include "core/diag.h"
+#include "core/parse.h"
+#include "core/print.h"
+#include "core/system.h"
+#include "core/term.h"
+
+/* Free symbols named in the text statistics line (the JSON lists them all). */
+#define RUN_FREE_SHOWN 8
+
+typedef struct run_options {
+    const char *path;
+    int json, inline_terms;
+} run_options;
+
+static const char run_usage[] = "usage: hmp run FILE|- [--json] [--inline]\n";
+
+void cli_run_help(FILE *out)
+{
+    fputs(run_usage, out);
+    fputs("\n"
+          "Parses the HMP script FILE (\"-\" reads standard input), builds its system of\n"
+          "relations and prints each output as NAME = its right-hand side as written,\n"
+          "then statistics:\n"
+          "  relations     relations in the script\n"
+          "  free symbols  names used but never defined (inputs left symbolic), with\n"
+          "                the first few names\n"
+          "  outputs       the names of `output` directives, or else every relation\n"
+          "                that no other relation uses\n"
+          "  dag nodes     distinct nodes of the outputs with every relation inlined\n"
+          "                (each distinct subexpression counted once)\n"
+          "  tree nodes    nodes of the same terms written out as trees with nothing\n"
+          "                shared (exact; it can be astronomically large)\n"
+          "  store nodes   every node the term store holds\n"
+          "On an error (syntax, a name defined twice, a dependency cycle, an output\n"
+          "that names nothing) each message is printed as FILE:LINE:COL with the line\n"
+          "and a caret, and nothing is printed on standard output.\n"
+          "\n"
+          "options:\n"
+          "  --json      one JSON object: relations, free_symbols, outputs, dag_nodes,\n"
+          "              tree_nodes (a string of digits when above 2^53), store_nodes,\n"
+          "              terms (output name -> infix text of its right-hand side)\n"
+          "  --inline    print each output with every relation inlined, a term over\n"
+          "              the free symbols only. Warning: an inlined term written out\n"
+          "              has about `tree nodes` nodes and can be far larger than the\n"
+          "              script (for a long chain of relations, exponentially so)\n"
+          "  -h, --help  this help\n"
+          "\n"
+          "exit status: 0 success, 1 output could not be written, 2 bad input or usage\n",
+          out);
+}
+
+static int run_usage_error(FILE *err, const char *msg, const char *arg)
+{
+    fprintf(err, "hmp run: %s", msg);
+    if (arg) fprintf(err, " '%s'", arg);
+    fputs("\n", err);
+    fputs(run_usage, err);
+    fputs("try 'hmp run --help' for more\n", err);
+    return CLI_EXIT_INPUT;
+}
+
+/* The total size of the roots written out as trees: tree(t) = 1 + the sum of
+ * tree(a) over t's arguments, computed once per marked node in increasing id
+ * order (arguments have smaller ids). A value is released once its last
+ * parent (or root use) has read it, so long chains stay in linear memory. */
+static void tree_size(fmpz_t total, const term_store *s, const unsigned char *mark,
+                      const term_id *roots, size_t n_roots)
+{
+    uint32_t count = term_count(s);
+    uint32_t *uses = calloc((size_t)count + 1, sizeof *uses);
+    fmpz *tree = calloc((size_t)count + 1, sizeof *tree); /* all zero: valid fmpz */
+    if (!uses || !tree) { fputs("hmp: out of memory\n", stderr); abort(); }
+    for (term_id t = 1; t <= count; t++) {
+        if (!mark[t]) continue;
+        uint32_t k = term_nargs(s, t);
+        for (uint32_t j = 0; j < k; j++) uses[term_arg(s, t, j)]++;
+    }
+    for (size_t r = 0; r < n_roots; r++) uses[roots[r]]++;
+    for (term_id t = 1; t <= count; t++) {
+        if (!mark[t]) continue;
+        fmpz_one(tree + t);
+        uint32_t k = term_nargs(s, t);
+        for (uint32_t j = 0; j < k; j++) {
+            term_id a = term_arg(s, t, j);
+            fmpz_add(tree + t, tree + t, tree + a);
+            if (--uses[a] == 0) fmpz_zero(tree + a);
+        }
+    }
+    fmpz_zero(total);
+    for (size_t r = 0; r < n_roots; r++) fmpz_add(total, total, tree + roots[r]);
+    for (term_id t = 1; t <= count; t++) fmpz_clear(tree + t);
+    free(tree);
+    free(uses);
+}
+
+static void put_tree_json(strbuf *b, const fmpz_t v)
+{
+    char *digits = fmpz_get_str(NULL, 10, v);
+    fmpz_t limit;
+    fmpz_init(limit);
+    fmpz_set_ui(limit, UINT64_C(1) << 53);
+    if (fmpz_cmp(v, limit) <= 0) sb_puts(b, digits);
+    else sb_json_string(b, digits);
+    fmpz_clear(limit);
+    flint_free(digits);
+}
+
+/* Text or JSON for a built system: outputs, terms, statistics. */
+static void run_report(strbuf *b, sys *y, const run_options *opt)
+{
+    term_store *s = y->store;
+    const script *sc = y->scr;
+    size_t n = y->n_outputs;
+    term_id *shown = malloc((n ? n : 1) * sizeof *shown);
+    term_id *roots = malloc((n ? n : 1) * sizeof *roots);
+    if (!shown || !roots) { fputs("hmp: out of memory\n", stderr); abort(); }
+    for (size_t k = 0; k < n; k++) {
+        int32_t r = sys_relation_of(y, y->outputs[k]);
+        if (r < 0) { fputs("hmp: run: an output without a relation\n", stderr); abort(); }
+        roots[k] = sys_inline_relation(y, (size_t)r);
+        shown[k] = opt->inline_terms ? roots[k] : sc->rels[r].rhs;
+    }
+    /* every term is built: the counts below are final */
+    uint32_t count = term_count(s);
+    unsigned char *mark = calloc((size_t)count + 1, 1);
+    if (!mark) { fputs("hmp: out of memory\n", stderr); abort(); }
+    size_t dag = term_mark_reachable(mark, s, roots, n);
+    fmpz_t tree;
+    fmpz_init(tree);
+    tree_size(tree, s, mark, roots, n);
+    free(mark);
+
+    strbuf term_text;
+    sb_init(&term_text);
+    if (opt->json) {
+        sb_printf(b, "{\n  \"relations\": %zu,\n  \"free_symbols\": [", sc->n_rels);
+        for (size_t k = 0; k < y->n_free; k++) {
+            if (k) sb_puts(b, ", ");
+            sb_json_string(b, term_sym_name(s, y->free_syms[k]));
+        }
+        sb_puts(b, "],\n  \"outputs\": [");
+        for (size_t k = 0; k < n; k++) {
+            if (k) sb_puts(b, ", ");
+            sb_json_string(b, term_sym_name(s, y->outputs[k]));
+        }
+        sb_printf(b, "],\n  \"dag_nodes\": %zu,\n  \"tree_nodes\": ", dag);
+        put_tree_json(b, tree);
+        sb_printf(b, ",\n  \"store_nodes\": %u,\n  \"terms\": {", count);
+        for (size_t k = 0; k < n; k++) {
+            sb_puts(b, k ? ",\n    " : "\n    ");
+            sb_json_string(b, term_sym_name(s, y->outputs[k]));
+            sb_puts(b, ": ");
+            sb_reset(&term_text);
+            print_infix(&term_text, s, shown[k]);
+            sb_json_string(b, sb_str(&term_text));
+        }
+        sb_puts(b, n ? "\n  }\n}\n" : "}\n}\n");
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            sb_puts(b, term_sym_name(s, y->outputs[k]));
+            sb_puts(b, " = ");
+            print_infix(b, s, shown[k]);
+            sb_putc(b, '\n');
+        }
+        if (n) sb_putc(b, '\n');
+        sb_printf(b, "relations:    %zu\n", sc->n_rels);
+        sb_printf(b, "free symbols: %zu", y->n_free);
+        for (size_t k = 0; k < y->n_free && k < RUN_FREE_SHOWN; k++) {
+            sb_puts(b, k ? ", " : " (");
+            sb_puts(b, term_sym_name(s, y->free_syms[k]));
+        }
+        if (y->n_free > RUN_FREE_SHOWN) sb_puts(b, ", ...");
+        sb_puts(b, y->n_free ? ")\n" : "\n");
+        sb_printf(b, "outputs:      %zu\n", n);
+        sb_printf(b, "dag nodes:    %zu\n", dag);
+        char *digits = fmpz_get_str(NULL, 10, tree);
+        sb_printf(b, "tree nodes:   %s\n", digits);
+        flint_free(digits);
+        sb_printf(b, "store nodes:  %u\n", count);
+    }
+    sb_clear(&term_text);
+    fmpz_clear(tree);
+    free(shown);
+    free(roots);
+}
+
+int cli_run(int argc, char **argv, FILE *out, FILE *err)
+{
+    run_options opt = { 0 };
+    int options_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && a[0] == '-' && a[1] != '\0') {
+            if (strcmp(a, "--") == 0) options_done = 1;
+            else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { cli_run_help(out); return CLI_EXIT_OK; }
+            else if (strcmp(a, "--json") == 0) opt.json = 1;
+            else if (strcmp(a, "--inline") == 0) opt.inline_terms = 1;
+            else return run_usage_error(err, "unknown option", a);
+        } else if (opt.path) {
+            return run_usage_error(err, "more than one FILE:", a);
+        } else {
+            opt.path = a;
+        }
+    }
+    if (!opt.path) return run_usage_error(err, "missing FILE (\"-\" reads standard input)", NULL);
+
+    source src;
+    char msg[512];
+    if (source_read_file(&src, opt.path, msg, sizeof msg) != 0) {
+        fprintf(err, "hmp: error: %s\n", msg);
+        return CLI_EXIT_INPUT;
+    }
+    term_store s;
+    term_store_init(&s);
+    script sc;
+    script_init(&sc);
+    diag_list d;
+    diag_init(&d);
+    sys y;
+    memset(&y, 0, sizeof y);
+
+    int status = CLI_EXIT_OK;
+    int failed = parse_script(&sc, &s, &d, &src) != 0;
+    if (!failed) failed = sys_build(&y, &s, &sc, &d) != 0;
+    if (failed || d.n_errors > 0) {
+        diag_print(err, &d);
+        status = CLI_EXIT_INPUT;
+    } else {
+        if (d.n > 0) diag_print(err, &d); /* warnings and notes */
+        strbuf b;
+        sb_init(&b);
+        run_report(&b, &y, &opt);
+        if (fwrite(sb_str(&b), 1, b.len, out) != b.len || fflush(out) != 0) {
+            fputs("hmp: error: cannot write the output\n", err);
+            status = CLI_EXIT_IO;
+        }
+        sb_clear(&b);
+    }
+    sys_clear(&y);
+    diag_clear(&d);
+    script_clear(&sc);
+    term_store_clear(&s);
+    source_clear(&src);
+    return status;
+}

@@ -1,0 +1,87 @@
+/* main: the hmp command line: `hmp COMMAND [ARGS]`, dispatched to the
+ * cli_ subcommands; `hmp --help` and `hmp --version`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "frontends/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv, FILE *out, FILE *err);
+    void (*help)(FILE *out);
+} command;
+
+static const command commands[] = {
+    { "run", cli_run, cli_run_help },
+    { "gen", cli_gen, cli_gen_help },
+};
+
+static const char main_usage[] = "usage: hmp COMMAND [ARGS]   (hmp --help for the commands)\n";
+
+static void main_help(FILE *out)
+{
+    fputs("hmp " HMP_VERSION ": a symbolic algebra engine for transformer attention.\n"
+          "Reads HMP scripts (relations `name = expression`) into one hash-consed term DAG.\n"
+          "\n"
+          "usage: hmp COMMAND [ARGS]\n"
+          "\n"
+          "commands:\n"
+          "  run FILE      parse a script, build its system of relations, print the\n"
+          "                outputs and statistics of the DAG (--json, --inline)\n"
+          "  gen attention N D\n"
+          "                write an HMP script of an attention block (N tokens, D\n"
+          "                features; causal, scaled, multi-head)\n"
+          "\n"
+          "options:\n"
+          "  -h, --help    this help; hmp COMMAND --help for the options of a command\n"
+          "  --version     the version\n"
+          "\n"
+          "exit status:\n"
+          "  0  success\n"
+          "  1  the output could not be written\n"
+          "  2  bad input (a syntax error, a name defined twice, a cycle ...) or bad usage\n",
+          out);
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs("hmp: missing COMMAND\n", stderr);
+        fputs(main_usage, stderr);
+        return CLI_EXIT_INPUT;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2) {
+            const command *c = find_command(argv[2]);
+            if (!c) {
+                fprintf(stderr, "hmp: unknown command '%s'\n", argv[2]);
+                fputs(main_usage, stderr);
+                return CLI_EXIT_INPUT;
+            }
+            c->help(stdout);
+        } else {
+            main_help(stdout);
+        }
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+    }
+    if (strcmp(name, "--version") == 0) {
+        puts("hmp " HMP_VERSION);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_IO;
+    }
+    const command *c = find_command(name);
+    if (!c) {
+        if (name[0] == '-') fprintf(stderr, "hmp: unknown option '%s'\n", name);
+        else fprintf(stderr, "hmp: unknown command '%s'\n", name);
+        fputs(main_usage, stderr);
+        return CLI_EXIT_INPUT;
+    }
+    return c->run(argc - 1, argv + 1, stdout, stderr);
+}

@@ -1,0 +1,2 @@
+# A file that cannot be read.
+$HMP run no-such-file.hmp
