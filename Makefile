@@ -49,20 +49,20 @@ tests: $(TEST_BIN) $(BENCH_BIN)
 # Every test: one Criterion suite per module (MOD=term runs one), then the
 # golden files of the command line. HMP_TEST_MULTIPLIER scales random tests.
 check: deps
-	@$(MAKE) --no-print-directory all tests
+	@$(MAKE) -s --no-print-directory all tests
 	@BUILD=$(BUILD) tests/run_all.sh $(MOD)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -s --no-print-directory all
 	$(BUILD)/hmp run examples/transformer_block.hmp
 
 bench: deps
-	@$(MAKE) --no-print-directory OPT="-O2 -DNDEBUG" BUILD=$(BUILD)-bench all tests
+	@$(MAKE) -s --no-print-directory OPT="-O2 -DNDEBUG" BUILD=$(BUILD)-bench all tests
 	@BUILD=$(BUILD)-bench tests/run_bench.sh
 
 # The test suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)-san OPT=-O1 \
+	@$(MAKE) -s --no-print-directory BUILD=$(BUILD)-san OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all tests
 	@BUILD=$(BUILD)-san HMP_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  tests/run_all.sh $(MOD)

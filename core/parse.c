@@ -54,6 +54,7 @@ typedef struct parser {
     int recovering;        /* skipping after an error: lexer errors not reported */
     uint32_t end_line;     /* line where the last token ended (0: none yet) */
     token tok;
+    src_pos prev_end;      /* just past the last token before a newline (line 0: none) */
     term_store *s;
     diag_list *d;
     size_t n_errors;
@@ -338,6 +339,8 @@ static void lex_next(parser *p)
     const unsigned char *t = p->text;
     token *k = &p->tok;
     size_t i = p->cur;
+    if (k->kind != TK_NEWLINE && k->kind != TK_EOF && k->end > k->pos.offset)
+        p->prev_end = (src_pos){ k->end, k->pos.line, k->pos.col + (uint32_t)(k->end - k->pos.offset) };
     for (;;) {
         unsigned char c = t[i];
         if (char_class[c] & C_BLANK) i++;
@@ -452,7 +455,9 @@ static void syntax_error(parser *p, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    error_at(p, p->tok.pos, "%s", msg);
+    /* at the end of a line or of the input, point just past what came last */
+    int at_end = (p->tok.kind == TK_NEWLINE || p->tok.kind == TK_EOF) && p->prev_end.line > 0;
+    error_at(p, at_end ? p->prev_end : p->tok.pos, "%s", msg);
 }
 
 /* Enters one nesting level at the current token; 0 past PARSE_MAX_DEPTH. */

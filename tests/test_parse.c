@@ -505,6 +505,11 @@ Test(parse, syntax_errors)
               "expected an operator or end of statement, found 'a_very_long_name_indeed_it_is_really...'");
     one_error("\n\n  a = (1 +\n\n   2 +", 5, 7, "expected an expression, found end of input");
     one_error("a = 1\nb = 2\nc = (1 + \n 2", 4, 3, "expected ')' to close '(' at 3:5");
+    /* at the end of a line or of the input: just past the last token */
+    one_error("a = (b + c\n", 1, 11, "expected ')' to close '(' at 1:5");
+    one_error("a = (b + c  # note\n\n\n", 1, 11, "expected ')' to close '(' at 1:5");
+    one_error("a =\nb = 1\n", 1, 4, "expected an expression, found end of line");
+    one_error("a = 1 +\n\n", 1, 8, "expected an expression, found end of input");
     one_error("\tz = @", 1, 6, "unexpected character '@'");
     one_error("z = 3 [", 1, 7, "unexpected character '['");
     one_error("z = x [1]", 1, 7, "unexpected character '['");
