@@ -854,6 +854,8 @@ int parse_script(script *sc, term_store *s, diag_list *d, const source *src)
     parser p;
     parser_init(&p, s, d, src);
     sc->src = src;
+    /* scripts hold about one new node per 24 bytes and one argument per 8 */
+    term_store_reserve(s, src->len / 24, src->len / 8);
     lex_next(&p);
     while (p.tok.kind != TK_EOF && !diag_full(d)) {
         size_t start = p.tok.pos.offset;

@@ -191,6 +191,24 @@ void term_store_init(term_store *s)
     s->half = term_num_si(s, 1, 2);
 }
 
+void term_store_reserve(term_store *s, size_t nodes, size_t args)
+{
+    uint64_t want = (uint64_t)s->n_nodes + nodes;
+    if (want > ((uint64_t)1 << 31) - 1) want = ((uint64_t)1 << 31) - 1;
+    if (want > s->cap_nodes) {
+        s->cap_nodes = (uint32_t)want;
+        s->nodes = xrealloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
+        s->ops = xrealloc(s->ops, s->cap_nodes);
+    }
+    if (s->n_pool + args > s->cap_pool && s->n_pool + args <= UINT32_MAX) {
+        s->cap_pool = s->n_pool + args;
+        s->pool = xrealloc(s->pool, s->cap_pool * sizeof *s->pool);
+    }
+    uint64_t slots = (uint64_t)s->table_mask + 1;
+    while (want * 4 > slots * 3 && slots < ((uint64_t)1 << 31)) slots *= 2;
+    if (slots > (uint64_t)s->table_mask + 1) table_resize(s, (uint32_t)slots);
+}
+
 void term_store_clear(term_store *s)
 {
     free(s->nodes);

@@ -63,6 +63,10 @@ typedef struct term_store {
 
 void term_store_init(term_store *s);
 void term_store_clear(term_store *s);
+/* Makes room for `nodes` more nodes with `args` more arguments in all, so
+ * that building them moves and rehashes nothing. A hint: building more is
+ * fine. */
+void term_store_reserve(term_store *s, size_t nodes, size_t args);
 
 /* ---- constructors: every one returns a canonical term ----
  * Canonical forms (the constructors guarantee them; equal forms <=> equal ids):
