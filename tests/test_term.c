@@ -465,3 +465,30 @@ Test(term, mark_reachable)
     cr_assert(mark[x] && mark[y] && mark[e] && mark[f] && mark[g]);
     free(mark);
 }
+
+/* Reserving capacity changes no id and no canonical form. */
+Test(term, reserve_changes_nothing)
+{
+    term_store a, b;
+    term_store_init(&a);
+    term_store_init(&b);
+    term_store_reserve(&b, 100000, 300000);
+    term_store *st[2] = { &a, &b };
+    term_id last[2];
+    for (int k = 0; k < 2; k++) {
+        term_store *s = st[k];
+        term_id acc = s->zero;
+        for (int i = 0; i < 20000; i++) {
+            char nm[16];
+            snprintf(nm, sizeof nm, "r%d", i % 97);
+            acc = term_add2(s, term_mul2(s, acc, term_sym_cstr(s, nm)), term_num_si(s, i, 7));
+            if (i % 50 == 0) acc = term_exp(s, term_sym_cstr(s, nm));
+        }
+        last[k] = acc;
+    }
+    cr_assert_eq(last[0], last[1]);
+    cr_assert_eq(term_count(&a), term_count(&b));
+    cr_assert_eq(memcmp(a.pool, b.pool, a.n_pool * sizeof *a.pool), 0);
+    term_store_clear(&a);
+    term_store_clear(&b);
+}
