@@ -343,6 +343,7 @@ typedef struct summand {
     num_id coeff;
     term_id single;
     uint32_t off, len;
+    term_id orig; /* the term c*b itself while c is unchanged, else 0 */
 } summand;
 
 static inline const term_id *summand_base(const term_store *s, const summand *m)
@@ -384,6 +385,7 @@ static void summand_sort(const term_store *s, summand *v, summand *tmp, size_t n
 
 static void summand_of(summand *m, const term_store *s, term_id t)
 {
+    m->orig = t;
     if (s->ops[t] == OP_MUL) {
         const term_node *nd = &s->nodes[t];
         term_id first = s->pool[nd->a];
@@ -409,6 +411,7 @@ static void summand_of(summand *m, const term_store *s, term_id t)
 /* The term c*b of a summand (b's factors are canonical and coefficient-free). */
 static term_id summand_term(term_store *s, const summand *m)
 {
+    if (m->orig) return m->orig;
     if (m->coeff == NUM_ONE && m->single) return m->single;
     idvec f;
     idvec_init(&f);
@@ -465,6 +468,7 @@ term_id term_add(term_store *s, const term_id *args, size_t n)
                 if (scale) {
                     fmpq_mul(scaled, num_value(&s->nums, v[m].coeff), scale);
                     v[m].coeff = num_intern(&s->nums, scaled);
+                    v[m].orig = 0;
                     scale = term_value(s, term_arg(s, args[i], 0)); /* interning may move values */
                 }
                 m++;
@@ -485,6 +489,7 @@ term_id term_add(term_store *s, const term_id *args, size_t n)
             fmpq_zero(c);
             for (size_t k = i; k < j; k++) fmpq_add(c, c, num_value(&s->nums, v[k].coeff));
             x.coeff = num_intern(&s->nums, c);
+            x.orig = 0;
         }
         if (x.coeff != NUM_ZERO) v[w++] = x;
         i = j;
@@ -515,6 +520,7 @@ term_id term_add(term_store *s, const term_id *args, size_t n)
 typedef struct factor {
     term_id base;
     num_id expo;
+    term_id orig; /* the factor b^e itself */
 } factor;
 
 static void factor_sort(factor *v, factor *tmp, size_t n)
@@ -562,9 +568,11 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
                 if (term_num_of(s, u) != NUM_ONE) fmpq_mul(coeff, coeff, term_value(s, u));
             } else if (s->ops[u] == OP_POW && s->ops[term_arg(s, u, 1)] == OP_NUM) {
                 v[m].base = term_arg(s, u, 0);
+                v[m].orig = u;
                 v[m++].expo = term_num_of(s, term_arg(s, u, 1));
             } else {
                 v[m].base = u;
+                v[m].orig = u;
                 v[m++].expo = NUM_ONE;
             }
         }
@@ -586,6 +594,7 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
         size_t j = i + 1;
         while (j < m && v[j].base == v[i].base) j++;
         num_id expo = v[i].expo;
+        term_id orig = j == i + 1 && s->ops[v[i].base] != OP_NUM ? v[i].orig : TERM_NONE;
         if (j > i + 1) {
             fmpq_zero(e);
             for (size_t k = i; k < j; k++) fmpq_add(e, e, num_value(&s->nums, v[k].expo));
@@ -594,7 +603,8 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
         term_id base = v[i].base;
         i = j;
         if (expo == NUM_ZERO) continue; /* x^0 = 1, x assumed nonzero */
-        term_id f = pow_num(s, base, expo);
+        /* an unmerged factor over a non-number is canonical as it is */
+        term_id f = orig ? orig : pow_num(s, base, expo);
         /* a number's power may fold to a number or to c * b^r */
         if (s->ops[f] == OP_NUM) {
             fmpq_mul(coeff, coeff, term_value(s, f));
