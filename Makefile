@@ -54,7 +54,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) -s --no-print-directory all
-	$(BUILD)/hmp run examples/transformer_block.hmp
+	$(BUILD)/hmp run --inline examples/transformer_block.hmp
 
 bench: deps
 	@$(MAKE) -s --no-print-directory OPT="-O2 -DNDEBUG" BUILD=$(BUILD)-bench all tests
