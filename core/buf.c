@@ -1,5 +1,6 @@
 /* buf: a growable byte buffer for building output text. */
 #include "core/buf.h"
+#include "core/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@ static void sb_reserve(strbuf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra + 1) cap = cap * 2;
     char *p = realloc(b->data, cap);
-    if (!p) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!p) mem_fail();
     b->data = p;
     b->cap = cap;
 }

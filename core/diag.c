@@ -1,6 +1,7 @@
 /* diag: source text and diagnostics, printed as FILE:LINE:COL: error: MSG
  * with the source line and a caret under the column. */
 #include "core/diag.h"
+#include "core/mem.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,21 +9,6 @@
 #include <string.h>
 
 #include "core/buf.h"
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return q;
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s);
-    char *p = xrealloc(NULL, n + 1);
-    memcpy(p, s, n + 1);
-    return p;
-}
 
 int source_read_file(source *src, const char *path, char *err, size_t errlen)
 {
@@ -34,7 +20,7 @@ int source_read_file(source *src, const char *path, char *err, size_t errlen)
         return -1;
     }
     size_t cap = 1 << 16, len = 0;
-    char *text = xrealloc(NULL, cap);
+    char *text = mem_realloc(NULL, cap);
     for (;;) {
         if (len + 1 >= cap) {
             if (cap > ((size_t)1 << 40)) {
@@ -44,7 +30,7 @@ int source_read_file(source *src, const char *path, char *err, size_t errlen)
                 return -1;
             }
             cap *= 2;
-            text = xrealloc(text, cap);
+            text = mem_realloc(text, cap);
         }
         size_t got = fread(text + len, 1, cap - len - 1, f);
         len += got;
@@ -58,7 +44,7 @@ int source_read_file(source *src, const char *path, char *err, size_t errlen)
         return -1;
     }
     text[len] = '\0';
-    src->name = xstrdup(is_stdin ? "<stdin>" : path);
+    src->name = mem_strdup(is_stdin ? "<stdin>" : path);
     src->text = text;
     src->len = len;
     return 0;
@@ -66,8 +52,8 @@ int source_read_file(source *src, const char *path, char *err, size_t errlen)
 
 void source_from_string(source *src, const char *name, const char *text, size_t len)
 {
-    src->name = xstrdup(name);
-    src->text = xrealloc(NULL, len + 1);
+    src->name = mem_strdup(name);
+    src->text = mem_realloc(NULL, len + 1);
     memcpy(src->text, text, len);
     src->text[len] = '\0';
     src->len = len;
@@ -116,7 +102,7 @@ static void diag_vadd(diag_list *d, diag_level level, const source *src, src_pos
     }
     if (d->n == d->cap) {
         d->cap = d->cap ? 2 * d->cap : 8;
-        d->items = xrealloc(d->items, d->cap * sizeof *d->items);
+        d->items = mem_realloc(d->items, d->cap * sizeof *d->items);
     }
     strbuf b;
     sb_init(&b);
@@ -125,7 +111,7 @@ static void diag_vadd(diag_list *d, diag_level level, const source *src, src_pos
     g->level = level;
     g->src = src;
     g->pos = pos;
-    g->msg = b.data ? b.data : xstrdup("");
+    g->msg = b.data ? b.data : mem_strdup("");
 }
 
 void diag_add(diag_list *d, diag_level level, const source *src, src_pos pos, const char *fmt, ...)

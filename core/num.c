@@ -1,40 +1,24 @@
 /* num: exact rationals (FLINT fmpq) interned by value: one value, one id. */
 #include "core/num.h"
+#include "core/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return q;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 static uint64_t fmpz_hash64(const fmpz_t z)
 {
-    if (!COEFF_IS_MPZ(*z)) return mix64((uint64_t)*z);
+    if (!COEFF_IS_MPZ(*z)) return mem_mix64((uint64_t)*z);
     mpz_srcptr m = COEFF_TO_PTR(*z);
     size_t n = mpz_size(m);
-    uint64_t h = mix64(0x9e3779b97f4a7c15ULL ^ (uint64_t)mpz_sgn(m) ^ n);
-    for (size_t i = 0; i < n; i++) h = mix64(h ^ (uint64_t)mpz_getlimbn(m, (mp_size_t)i));
+    uint64_t h = mem_mix64(0x9e3779b97f4a7c15ULL ^ (uint64_t)mpz_sgn(m) ^ n);
+    for (size_t i = 0; i < n; i++) h = mem_mix64(h ^ (uint64_t)mpz_getlimbn(m, (mp_size_t)i));
     return h;
 }
 
 uint32_t num_hash(const fmpq_t q)
 {
-    return (uint32_t)mix64(fmpz_hash64(fmpq_numref(q)) * 31 + fmpz_hash64(fmpq_denref(q)));
+    return (uint32_t)mem_mix64(fmpz_hash64(fmpq_numref(q)) * 31 + fmpz_hash64(fmpq_denref(q)));
 }
 
 static void table_insert(num_store *ns, uint32_t id)
@@ -49,7 +33,7 @@ static void table_grow(num_store *ns)
     uint32_t cap = (ns->table_mask + 1) * 2;
     free(ns->table);
     ns->table = calloc(cap, sizeof *ns->table);
-    if (!ns->table) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!ns->table) mem_fail();
     ns->table_mask = cap - 1;
     for (uint32_t id = 0; id < ns->count; id++) table_insert(ns, id);
 }
@@ -59,7 +43,7 @@ void num_store_init(num_store *ns)
     memset(ns, 0, sizeof *ns);
     ns->table_mask = 63;
     ns->table = calloc(64, sizeof *ns->table);
-    if (!ns->table) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!ns->table) mem_fail();
     num_intern_si(ns, 0, 1);
     num_intern_si(ns, 1, 1);
     num_intern_si(ns, -1, 1);
@@ -84,8 +68,8 @@ static num_id intern_canonical(num_store *ns, const fmpq_t q)
     if (ns->count == UINT32_MAX - 1) { fputs("hmp: too many distinct numbers\n", stderr); abort(); }
     if (ns->count == ns->cap) {
         ns->cap = ns->cap ? ns->cap + ns->cap / 2 : 64;
-        ns->values = xrealloc(ns->values, ns->cap * sizeof *ns->values);
-        ns->hashes = xrealloc(ns->hashes, ns->cap * sizeof *ns->hashes);
+        ns->values = mem_realloc(ns->values, ns->cap * sizeof *ns->values);
+        ns->hashes = mem_realloc(ns->hashes, ns->cap * sizeof *ns->hashes);
     }
     uint32_t id = ns->count++;
     fmpq_init(ns->values + id);

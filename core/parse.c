@@ -2,17 +2,11 @@
  * token of lookahead feeds a recursive-descent parser; n-ary sums and products
  * collect their operands on one scratch stack and become one term each. */
 #include "core/parse.h"
+#include "core/mem.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return q;
-}
 
 /* ---- lexer ---- */
 
@@ -213,7 +207,7 @@ static void namebuf_put(parser *p, size_t *n, const void *bytes, size_t len)
 {
     if (*n + len + 1 > p->namebuf_cap) {
         while (*n + len + 1 > p->namebuf_cap) p->namebuf_cap = p->namebuf_cap ? 2 * p->namebuf_cap : 64;
-        p->namebuf = xrealloc(p->namebuf, p->namebuf_cap);
+        p->namebuf = mem_realloc(p->namebuf, p->namebuf_cap);
     }
     memcpy(p->namebuf + *n, bytes, len);
     *n += len;
@@ -439,7 +433,7 @@ static void push(parser *p, term_id t)
 {
     if (p->top == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 256;
-        p->stk = xrealloc(p->stk, p->cap * sizeof *p->stk);
+        p->stk = mem_realloc(p->stk, p->cap * sizeof *p->stk);
     }
     p->stk[p->top++] = t;
 }
@@ -504,7 +498,7 @@ static __attribute__((noinline)) term_id number_term(parser *p)
     }
     if (k->n_digits + 1 > p->numbuf_cap) {
         p->numbuf_cap = k->n_digits + 1;
-        p->numbuf = xrealloc(p->numbuf, p->numbuf_cap);
+        p->numbuf = mem_realloc(p->numbuf, p->numbuf_cap);
     }
     size_t n = 0;
     for (size_t i = k->pos.offset; i < k->mant_end; i++)
@@ -732,7 +726,7 @@ static void script_grow_dirs(script *sc)
 {
     if (sc->n_dirs == sc->cap_dirs) {
         sc->cap_dirs = sc->cap_dirs ? 2 * sc->cap_dirs : 8;
-        sc->dirs = xrealloc(sc->dirs, sc->cap_dirs * sizeof *sc->dirs);
+        sc->dirs = mem_realloc(sc->dirs, sc->cap_dirs * sizeof *sc->dirs);
     }
 }
 
@@ -749,8 +743,8 @@ static void parse_output(parser *p, script *sc)
         }
         if (dir.n_args == cap) {
             cap = cap ? 2 * cap : 4;
-            dir.args = xrealloc(dir.args, cap * sizeof *dir.args);
-            dir.arg_pos = xrealloc(dir.arg_pos, cap * sizeof *dir.arg_pos);
+            dir.args = mem_realloc(dir.args, cap * sizeof *dir.args);
+            dir.arg_pos = mem_realloc(dir.arg_pos, cap * sizeof *dir.arg_pos);
         }
         dir.args[dir.n_args] = term_sym(p->s, p->tok.name, p->tok.name_len);
         dir.arg_pos[dir.n_args++] = p->tok.pos;
@@ -810,7 +804,7 @@ static void parse_statement(parser *p, script *sc)
     if (!r.rhs || !expect_statement_end(p, "an operator or end of statement") || p->failed) return;
     if (sc->n_rels == sc->cap_rels) {
         sc->cap_rels = sc->cap_rels ? 2 * sc->cap_rels : 16;
-        sc->rels = xrealloc(sc->rels, sc->cap_rels * sizeof *sc->rels);
+        sc->rels = mem_realloc(sc->rels, sc->cap_rels * sizeof *sc->rels);
     }
     sc->rels[sc->n_rels++] = r;
 }

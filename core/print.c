@@ -2,6 +2,7 @@
  * as a Graphviz DOT digraph. The text printers walk a term with an explicit
  * stack of pending items, so a term's depth never reaches the C stack. */
 #include "core/print.h"
+#include "core/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ static void items_push(item_vec *x, item it)
     if (x->n == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 64;
         item *v = realloc(x->v, cap * sizeof *v);
-        if (!v) { fputs("hmp: out of memory\n", stderr); abort(); }
+        if (!v) mem_fail();
         x->v = v;
         x->cap = cap;
     }
@@ -648,7 +649,7 @@ void print_dot(strbuf *out, const term_store *s, const term_id *roots, const cha
 {
     uint32_t count = term_count(s);
     unsigned char *mark = calloc((size_t)count + 1, 1);
-    if (!mark) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!mark) mem_fail();
     for (size_t i = 0; i < n; i++)
         if (roots[i] > count) broken("no such term", roots[i]);
     term_mark_reachable(mark, s, roots, n);

@@ -2,6 +2,7 @@
  * each name, free symbols, outputs, a dependency order with cycle reports,
  * and substitution of defined names into one shared DAG. No recursion. */
 #include "core/system.h"
+#include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +14,6 @@
 /* A longer cycle is printed as its first and last names around "...". */
 #define SYS_CYCLE_HEAD 6
 #define SYS_CYCLE_TAIL 3
-
-static void *sys_xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return q;
-}
-
-static void *sys_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return p;
-}
 
 static void sys_invariant(int ok, const char *what)
 {
@@ -43,7 +30,7 @@ static void vec_push(u32_vec *a, uint32_t x)
 {
     if (a->n == a->cap) {
         a->cap = a->cap ? 2 * a->cap : 64;
-        a->v = sys_xrealloc(a->v, a->cap * sizeof *a->v);
+        a->v = mem_realloc(a->v, a->cap * sizeof *a->v);
     }
     a->v[a->n++] = x;
 }
@@ -104,10 +91,10 @@ static void collect_dependencies(dep_lists *g, sys *y)
 {
     const script *sc = y->scr;
     term_store *s = y->store;
-    uint32_t *stamp = sys_xcalloc(s->n_nodes, sizeof *stamp);
-    unsigned char *free_seen = sys_xcalloc(y->n_sym_slots, 1);
+    uint32_t *stamp = mem_calloc(s->n_nodes, sizeof *stamp);
+    unsigned char *free_seen = mem_calloc(y->n_sym_slots, 1);
     u32_vec stack = { 0 }, syms = { 0 }, free_syms = { 0 };
-    g->start = sys_xrealloc(NULL, (sc->n_rels + 1) * sizeof *g->start);
+    g->start = mem_realloc(NULL, (sc->n_rels + 1) * sizeof *g->start);
     for (size_t i = 0; i < sc->n_rels; i++) {
         g->start[i] = (uint32_t)g->dep.n;
         term_id rhs = sc->rels[i].rhs;
@@ -178,12 +165,12 @@ static size_t order_relations(sys *y, const dep_lists *g, diag_list *d)
     const script *sc = y->scr;
     size_t n = sc->n_rels;
     enum { WHITE, GREY, BLACK };
-    unsigned char *color = sys_xcalloc(n, 1);
-    uint32_t *stack_pos = sys_xcalloc(n, sizeof *stack_pos);
-    uint32_t *rel = sys_xrealloc(NULL, n * sizeof *rel);
-    uint32_t *next = sys_xrealloc(NULL, n * sizeof *next);
+    unsigned char *color = mem_calloc(n, 1);
+    uint32_t *stack_pos = mem_calloc(n, sizeof *stack_pos);
+    uint32_t *rel = mem_realloc(NULL, n * sizeof *rel);
+    uint32_t *next = mem_realloc(NULL, n * sizeof *next);
     size_t cycles = 0;
-    y->order = sys_xrealloc(NULL, n * sizeof *y->order);
+    y->order = mem_realloc(NULL, n * sizeof *y->order);
     y->n_order = 0;
     for (size_t root = 0; root < n; root++) {
         if (color[root] != WHITE || !rel_in_force(y, root)) continue;
@@ -228,7 +215,7 @@ static size_t choose_outputs(sys *y, const dep_lists *g, diag_list *d)
     const script *sc = y->scr;
     term_store *s = y->store;
     size_t n = sc->n_rels, errors = 0, n_named = 0;
-    unsigned char *flag = sys_xcalloc(n, 1);
+    unsigned char *flag = mem_calloc(n, 1);
     int directed = 0;
     for (size_t k = 0; k < sc->n_dirs; k++)
         if (sc->dirs[k].kind == DIRECTIVE_OUTPUT) {
@@ -237,7 +224,7 @@ static size_t choose_outputs(sys *y, const dep_lists *g, diag_list *d)
         }
     y->n_outputs = 0;
     if (directed) {
-        y->outputs = sys_xrealloc(NULL, n_named * sizeof *y->outputs);
+        y->outputs = mem_realloc(NULL, n_named * sizeof *y->outputs);
         for (size_t k = 0; k < sc->n_dirs; k++) {
             const directive *dir = &sc->dirs[k];
             if (dir->kind != DIRECTIVE_OUTPUT) continue;
@@ -261,7 +248,7 @@ static size_t choose_outputs(sys *y, const dep_lists *g, diag_list *d)
         for (size_t i = 0; i < n; i++)
             for (uint32_t e = g->start[i]; e < g->start[i + 1]; e++)
                 if (g->dep.v[e] != i) flag[g->dep.v[e]] = 1;
-        y->outputs = sys_xrealloc(NULL, n * sizeof *y->outputs);
+        y->outputs = mem_realloc(NULL, n * sizeof *y->outputs);
         for (size_t i = 0; i < n; i++)
             if (rel_in_force(y, i) && !flag[i]) y->outputs[y->n_outputs++] = sc->rels[i].name;
     }
@@ -280,7 +267,7 @@ int sys_build(sys *y, term_store *s, const script *sc, diag_list *d)
     y->store = s;
     y->scr = sc;
     y->n_sym_slots = s->n_syms;
-    y->rel_of_sym = sys_xrealloc(NULL, (size_t)y->n_sym_slots * sizeof *y->rel_of_sym);
+    y->rel_of_sym = mem_realloc(NULL, (size_t)y->n_sym_slots * sizeof *y->rel_of_sym);
     for (uint32_t v = 0; v < y->n_sym_slots; v++) y->rel_of_sym[v] = -1;
 
     size_t errors = map_definitions(y, d);
@@ -291,7 +278,7 @@ int sys_build(sys *y, term_store *s, const script *sc, diag_list *d)
     errors += choose_outputs(y, &g, d);
     free(g.start);
     free(g.dep.v);
-    if (cycles == 0) y->inlined = sys_xcalloc(sc->n_rels, sizeof *y->inlined);
+    if (cycles == 0) y->inlined = mem_calloc(sc->n_rels, sizeof *y->inlined);
     return errors ? 1 : 0;
 }
 
@@ -313,7 +300,7 @@ static void memo_reserve(sys *y, term_id t)
     uint32_t size = y->store->n_nodes;
     if (size < y->memo_size + y->memo_size / 2) size = y->memo_size + y->memo_size / 2;
     sys_invariant(t < size, "term outside the store");
-    y->memo = sys_xrealloc(y->memo, (size_t)size * sizeof *y->memo);
+    y->memo = mem_realloc(y->memo, (size_t)size * sizeof *y->memo);
     memset(y->memo + y->memo_size, 0, (size_t)(size - y->memo_size) * sizeof *y->memo);
     y->memo_size = size;
 }

@@ -2,6 +2,7 @@
  * Nodes live in one arena addressed by 32-bit ids; arguments of compound nodes
  * in one contiguous pool; an open-addressing table finds existing nodes. */
 #include "core/term.h"
+#include "core/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,42 +14,18 @@
 /* Roots b^(p/q) of numbers are looked for only for q up to this. */
 #define ROOT_MAX_Q 4096
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n ? n : 1);
-    if (!q) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return q;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *q = calloc(n ? n : 1, size);
-    if (!q) { fputs("hmp: out of memory\n", stderr); abort(); }
-    return q;
-}
-
 /* ---- hashing ---- */
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 static uint32_t hash_leaf(term_op op, uint32_t a)
 {
-    return (uint32_t)mix64(((uint64_t)op << 40) ^ a);
+    return (uint32_t)mem_mix64(((uint64_t)op << 40) ^ a);
 }
 
 static uint32_t hash_args(term_op op, const term_id *args, size_t n)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL * (uint64_t)(op + 1) ^ n;
     for (size_t i = 0; i < n; i++) h = (h ^ args[i]) * 0x100000001b3ULL + (h >> 29);
-    return (uint32_t)mix64(h);
+    return (uint32_t)mem_mix64(h);
 }
 
 /* ---- the table ----
@@ -78,7 +55,7 @@ static void table_put(term_store *s, term_id id, uint32_t h)
 static void table_resize(term_store *s, uint32_t cap)
 {
     free(s->table);
-    s->table = xcalloc(cap, sizeof *s->table);
+    s->table = mem_calloc(cap, sizeof *s->table);
     s->table_mask = cap - 1;
     uint32_t log2cap = 0;
     while (((uint32_t)1 << log2cap) < cap) log2cap++;
@@ -93,8 +70,8 @@ static term_id new_node(term_store *s, term_op op, uint32_t hash, uint32_t a, ui
         uint64_t cap = (uint64_t)s->cap_nodes + s->cap_nodes / 2;
         if (cap > ((uint64_t)1 << 31)) cap = (uint64_t)1 << 31;
         s->cap_nodes = (uint32_t)cap;
-        s->nodes = xrealloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
-        s->ops = xrealloc(s->ops, s->cap_nodes);
+        s->nodes = mem_realloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
+        s->ops = mem_realloc(s->ops, s->cap_nodes);
     }
     term_id id = s->n_nodes++;
     s->nodes[id].a = a;
@@ -134,7 +111,7 @@ static term_id intern_args(term_store *s, term_op op, const term_id *args, size_
     if (s->n_pool + n > s->cap_pool) {
         size_t cap = s->cap_pool + s->cap_pool / 2;
         if (cap < s->n_pool + n) cap = s->n_pool + n;
-        s->pool = xrealloc(s->pool, cap * sizeof *s->pool);
+        s->pool = mem_realloc(s->pool, cap * sizeof *s->pool);
         s->cap_pool = cap;
     }
     uint32_t off = (uint32_t)s->n_pool;
@@ -159,10 +136,10 @@ static void idvec_reserve(idvec *x, size_t n)
     if (n <= x->cap) return;
     size_t cap = x->cap * 2 > n ? x->cap * 2 : n;
     if (x->v == x->local) {
-        x->v = xrealloc(NULL, cap * sizeof *x->v);
+        x->v = mem_realloc(NULL, cap * sizeof *x->v);
         memcpy(x->v, x->local, x->n * sizeof *x->v);
     } else {
-        x->v = xrealloc(x->v, cap * sizeof *x->v);
+        x->v = mem_realloc(x->v, cap * sizeof *x->v);
     }
     x->cap = cap;
 }
@@ -174,17 +151,17 @@ void term_store_init(term_store *s)
 {
     memset(s, 0, sizeof *s);
     s->cap_nodes = 1024;
-    s->nodes = xrealloc(NULL, s->cap_nodes * sizeof *s->nodes);
-    s->ops = xrealloc(NULL, s->cap_nodes);
+    s->nodes = mem_realloc(NULL, s->cap_nodes * sizeof *s->nodes);
+    s->ops = mem_realloc(NULL, s->cap_nodes);
     s->n_nodes = 1; /* id 0 is TERM_NONE */
     memset(&s->nodes[0], 0, sizeof s->nodes[0]);
     s->ops[0] = 0;
     table_resize(s, 2048);
     s->cap_pool = 1024;
-    s->pool = xrealloc(NULL, s->cap_pool * sizeof *s->pool);
+    s->pool = mem_realloc(NULL, s->cap_pool * sizeof *s->pool);
     num_store_init(&s->nums);
     s->sym_table_mask = 255;
-    s->sym_table = xcalloc(256, sizeof *s->sym_table);
+    s->sym_table = mem_calloc(256, sizeof *s->sym_table);
     s->zero = term_num_id(s, NUM_ZERO);
     s->one = term_num_id(s, NUM_ONE);
     s->minus_one = term_num_id(s, NUM_MINUS_ONE);
@@ -197,12 +174,12 @@ void term_store_reserve(term_store *s, size_t nodes, size_t args)
     if (want > ((uint64_t)1 << 31) - 1) want = ((uint64_t)1 << 31) - 1;
     if (want > s->cap_nodes) {
         s->cap_nodes = (uint32_t)want;
-        s->nodes = xrealloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
-        s->ops = xrealloc(s->ops, s->cap_nodes);
+        s->nodes = mem_realloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
+        s->ops = mem_realloc(s->ops, s->cap_nodes);
     }
     if (s->n_pool + args > s->cap_pool && s->n_pool + args <= UINT32_MAX) {
         s->cap_pool = s->n_pool + args;
-        s->pool = xrealloc(s->pool, s->cap_pool * sizeof *s->pool);
+        s->pool = mem_realloc(s->pool, s->cap_pool * sizeof *s->pool);
     }
     uint64_t slots = (uint64_t)s->table_mask + 1;
     while (want * 4 > slots * 3 && slots < ((uint64_t)1 << 31)) slots *= 2;
@@ -247,7 +224,7 @@ static uint32_t hash_name(const char *name, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
-    return (uint32_t)mix64(h ^ len);
+    return (uint32_t)mem_mix64(h ^ len);
 }
 
 static void sym_table_put(term_store *s, sym_id y)
@@ -268,15 +245,15 @@ term_id term_sym(term_store *s, const char *name, size_t len)
     }
     if (s->n_syms == s->cap_syms) {
         s->cap_syms = s->cap_syms ? s->cap_syms + s->cap_syms / 2 : 256;
-        s->name_off = xrealloc(s->name_off, s->cap_syms * sizeof *s->name_off);
-        s->name_hash = xrealloc(s->name_hash, s->cap_syms * sizeof *s->name_hash);
-        s->sym_term = xrealloc(s->sym_term, s->cap_syms * sizeof *s->sym_term);
+        s->name_off = mem_realloc(s->name_off, s->cap_syms * sizeof *s->name_off);
+        s->name_hash = mem_realloc(s->name_hash, s->cap_syms * sizeof *s->name_hash);
+        s->sym_term = mem_realloc(s->sym_term, s->cap_syms * sizeof *s->sym_term);
     }
     if (s->n_names + len + 1 > UINT32_MAX) { fputs("hmp: too many names\n", stderr); abort(); }
     if (s->n_names + len + 1 > s->cap_names) {
         size_t cap = s->cap_names ? s->cap_names + s->cap_names / 2 : 4096;
         if (cap < s->n_names + len + 1) cap = s->n_names + len + 1;
-        s->names = xrealloc(s->names, cap);
+        s->names = mem_realloc(s->names, cap);
         s->cap_names = cap;
     }
     sym_id y = s->n_syms++;
@@ -288,7 +265,7 @@ term_id term_sym(term_store *s, const char *name, size_t len)
     if ((uint64_t)s->n_syms * 4 > (uint64_t)(s->sym_table_mask + 1) * 3) {
         uint32_t cap = (s->sym_table_mask + 1) * 2;
         free(s->sym_table);
-        s->sym_table = xcalloc(cap, sizeof *s->sym_table);
+        s->sym_table = mem_calloc(cap, sizeof *s->sym_table);
         s->sym_table_mask = cap - 1;
         for (sym_id k = 0; k < s->n_syms; k++) sym_table_put(s, k);
     } else {
@@ -438,7 +415,7 @@ term_id term_add(term_store *s, const term_id *args, size_t n)
         if (s->ops[t] == OP_MUL && is_scaled_sum(s, t)) t = term_arg(s, t, 1);
         total += s->ops[t] == OP_ADD ? term_nargs(s, t) : 1;
     }
-    summand local[LOCAL_IDS], *v = total <= LOCAL_IDS / 2 ? local : xrealloc(NULL, 2 * total * sizeof *v);
+    summand local[LOCAL_IDS], *v = total <= LOCAL_IDS / 2 ? local : mem_realloc(NULL, 2 * total * sizeof *v);
     summand *tmp = v + total;
     size_t m = 0;
     fmpq_t constant;
@@ -551,7 +528,7 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++) total += s->ops[args[i]] == OP_MUL ? term_nargs(s, args[i]) : 1;
-    factor local[LOCAL_IDS], *v = total <= LOCAL_IDS / 2 ? local : xrealloc(NULL, 2 * total * sizeof *v);
+    factor local[LOCAL_IDS], *v = total <= LOCAL_IDS / 2 ? local : mem_realloc(NULL, 2 * total * sizeof *v);
     factor *tmp = v + total;
     size_t m = 0;
     fmpq_t coeff;

@@ -2,6 +2,7 @@
  * output (as written or inlined) and statistics of the DAG, as text or one
  * JSON object. Output is built in memory and written only on success. */
 #include "frontends/cli.h"
+#include "core/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,7 @@ static void tree_size(fmpz_t total, const term_store *s, const unsigned char *ma
     uint32_t count = term_count(s);
     uint32_t *uses = calloc((size_t)count + 1, sizeof *uses);
     fmpz *tree = calloc((size_t)count + 1, sizeof *tree); /* all zero: valid fmpz */
-    if (!uses || !tree) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!uses || !tree) mem_fail();
     for (term_id t = 1; t <= count; t++) {
         if (!mark[t]) continue;
         uint32_t k = term_nargs(s, t);
@@ -123,7 +124,7 @@ static void run_report(strbuf *b, sys *y, const run_options *opt)
     size_t n = y->n_outputs;
     term_id *shown = malloc((n ? n : 1) * sizeof *shown);
     term_id *roots = malloc((n ? n : 1) * sizeof *roots);
-    if (!shown || !roots) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!shown || !roots) mem_fail();
     for (size_t k = 0; k < n; k++) {
         int32_t r = sys_relation_of(y, y->outputs[k]);
         if (r < 0) { fputs("hmp: run: an output without a relation\n", stderr); abort(); }
@@ -133,7 +134,7 @@ static void run_report(strbuf *b, sys *y, const run_options *opt)
     /* every term is built: the counts below are final */
     uint32_t count = term_count(s);
     unsigned char *mark = calloc((size_t)count + 1, 1);
-    if (!mark) { fputs("hmp: out of memory\n", stderr); abort(); }
+    if (!mark) mem_fail();
     size_t dag = term_mark_reachable(mark, s, roots, n);
     fmpz_t tree;
     fmpz_init(tree);

@@ -2,6 +2,7 @@
  * scaled, multi-head), one relation per scalar entry, through a large
  * output buffer; input values come from splitmix64, never rand(). */
 #include "frontends/gen.h"
+#include "core/mem.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -390,13 +391,9 @@ static int gen_run(gen_writer *w)
     if (o->heads > max_index) max_index = o->heads;
     w->cap = GEN_CHUNK;
     w->len = 0;
-    w->buf = malloc(w->cap);
-    w->index_text = calloc((size_t)max_index + 1, GEN_INDEX_SLOT);
-    w->index_len = malloc((size_t)max_index + 1);
-    if (!w->buf || !w->index_text || !w->index_len) {
-        fputs("hmp: out of memory\n", stderr);
-        abort();
-    }
+    w->buf = mem_realloc(NULL, w->cap);
+    w->index_text = mem_calloc((size_t)max_index + 1, GEN_INDEX_SLOT);
+    w->index_len = mem_realloc(NULL, (size_t)max_index + 1);
     for (uint32_t k = 0; k <= max_index; k++) {
         char tmp[16];
         int n = snprintf(tmp, sizeof tmp, "%u", k);

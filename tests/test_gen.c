@@ -12,6 +12,7 @@
 #include "core/system.h"
 #include "core/term.h"
 #include "frontends/gen.h"
+#include "tests/testlib.h"
 
 typedef struct built {
     strbuf text;
@@ -22,13 +23,6 @@ typedef struct built {
     sys y;
     int parse_rc, sys_rc;
 } built;
-
-static int multiplier(void)
-{
-    const char *e = getenv("HMP_TEST_MULTIPLIER");
-    int m = e ? atoi(e) : 1;
-    return m < 1 ? 1 : m;
-}
 
 static gen_options make_options(uint32_t n, uint32_t d, uint32_t heads, int symbolic, int scale,
                                 int causal, int compact, uint64_t seed)
@@ -217,7 +211,7 @@ static void generate(strbuf *out, const gen_options *o)
 
 Test(gen, deterministic_for_a_seed)
 {
-    int rounds = 5 * multiplier();
+    int rounds = 5 * test_multiplier();
     for (int r = 0; r < rounds; r++) {
         uint64_t seed = (uint64_t)r * UINT64_C(0x9e3779b97f4a7c15) + 1;
         gen_options o = make_options(2 + (uint32_t)r % 4, 1 + (uint32_t)r % 5, 1 + (uint32_t)r % 2, 0,
@@ -424,7 +418,7 @@ Test(gen, values_and_scores_are_attention)
     check_values_and_scores(&(gen_options){ .n = 3, .d = 2, .heads = 1, .seed = 1 });
     check_values_and_scores(&(gen_options){ .n = 3, .d = 2, .heads = 1, .seed = 1, .compact = 1 });
     check_values_and_scores(&(gen_options){ .n = 5, .d = 3, .heads = 2, .seed = 8, .causal = 1 });
-    int rounds = 3 * multiplier();
+    int rounds = 3 * test_multiplier();
     for (int r = 0; r < rounds; r++)
         check_values_and_scores(&(gen_options){ .n = 2 + (uint32_t)r % 5, .d = 1 + (uint32_t)(r * 7) % 6,
                                                 .heads = 1 + (uint32_t)r % 3, .seed = 1000 + (uint64_t)r,
@@ -467,6 +461,6 @@ Test(gen, unscaled_scores_are_of_order_one_to_ten)
     check_spread(12, 8, 2);
     check_spread(8, 2, 3);
     check_spread(6, 64, 4);
-    int rounds = 2 * multiplier();
+    int rounds = 2 * test_multiplier();
     for (int r = 0; r < rounds; r++) check_spread(8, 8, 100 + (uint64_t)r);
 }

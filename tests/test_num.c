@@ -3,13 +3,7 @@
 #include <stdlib.h>
 
 #include "core/num.h"
-
-static int multiplier(void)
-{
-    const char *m = getenv("HMP_TEST_MULTIPLIER");
-    int k = m ? atoi(m) : 1;
-    return k < 1 ? 1 : k;
-}
+#include "tests/testlib.h"
 
 Test(num, fixed_ids)
 {
@@ -73,7 +67,7 @@ Test(num, property_interning)
     num_store ns;
     num_store_init(&ns);
     srand(12345);
-    int n = 20000 * multiplier();
+    int n = 20000 * test_multiplier();
     slong *p = malloc(n * sizeof *p), *q = malloc(n * sizeof *q);
     num_id *ids = malloc(n * sizeof *ids);
     for (int i = 0; i < n; i++) {

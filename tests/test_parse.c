@@ -7,23 +7,9 @@
 #include "core/buf.h"
 #include "core/parse.h"
 #include "core/term.h"
+#include "tests/testlib.h"
 
-static int multiplier(void)
-{
-    const char *m = getenv("HMP_TEST_MULTIPLIER");
-    int k = m ? atoi(m) : 1;
-    return k < 1 ? 1 : k;
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static int rndn(int n) { return (int)(rnd() % (uint64_t)n); }
+static test_rng rng;
 
 /* Every test gets a store, a diagnostic list, a script and a few sources
  * (which must outlive the script and the diagnostics). */
@@ -819,7 +805,7 @@ typedef struct gen {
 /* Blanks between tokens; after an operator (cont) the line may break. */
 static void gen_space(gen *g, int cont)
 {
-    int r = rndn(20);
+    int r = test_randn(&rng, 20);
     if (r < 10) return;
     if (r < 15) sb_putc(g->b, ' ');
     else if (r < 16) sb_puts(g->b, " \t ");
@@ -835,8 +821,8 @@ static void gen_close(gen *g) { gen_space(g, 0); sb_putc(g->b, ')'); g->parens--
  * point, exponent e, computed here from those parts, not from the text. */
 static term_id gen_number(gen *g)
 {
-    ulong m = (ulong)rndn(rndn(4) == 0 ? 1000000 : 20);
-    int f = 0, e = 0, form = rndn(7);
+    ulong m = (ulong)test_randn(&rng, test_randn(&rng, 4) == 0 ? 1000000 : 20);
+    int f = 0, e = 0, form = test_randn(&rng, 7);
     char digits[32];
     snprintf(digits, sizeof digits, "%lu", m);
     int nd = (int)strlen(digits);
@@ -844,19 +830,19 @@ static term_id gen_number(gen *g)
         if (form == 2) sb_puts(g->b, "00");
         sb_puts(g->b, digits);
     } else if (form <= 4) { /* decimal: digits split at the point */
-        f = rndn(nd + 1);
-        if (f == nd && rndn(2)) sb_putc(g->b, '0');
+        f = test_randn(&rng, nd + 1);
+        if (f == nd && test_randn(&rng, 2)) sb_putc(g->b, '0');
         sb_putn(g->b, digits, (size_t)(nd - f));
         sb_putc(g->b, '.');
         sb_puts(g->b, digits + nd - f);
-        if (f == 0 && rndn(2)) { /* "12.0" */
+        if (f == 0 && test_randn(&rng, 2)) { /* "12.0" */
             sb_putc(g->b, '0');
             f = 1;
             m *= 10;
         }
     } else { /* exponent form */
-        e = rndn(9) - 4;
-        f = rndn(2) ? rndn(nd + 1) : 0;
+        e = test_randn(&rng, 9) - 4;
+        f = test_randn(&rng, 2) ? test_randn(&rng, nd + 1) : 0;
         if (f) {
             sb_putn(g->b, digits, (size_t)(nd - f));
             sb_putc(g->b, '.');
@@ -864,7 +850,7 @@ static term_id gen_number(gen *g)
         } else {
             sb_puts(g->b, digits);
         }
-        sb_printf(g->b, "%s%s%d", rndn(2) ? "e" : "E", e >= 0 && rndn(2) ? "+" : "", e);
+        sb_printf(g->b, "%s%s%d", test_randn(&rng, 2) ? "e" : "E", e >= 0 && test_randn(&rng, 2) ? "+" : "", e);
     }
     fmpq_t v;
     fmpz_t p;
@@ -886,18 +872,18 @@ static term_id gen_number(gen *g)
 static term_id gen_name(gen *g)
 {
     static const char *plain[] = { "x", "y", "z1", "w_2", "alpha", "Wq11", "exp", "max", "output", "x_1_2" };
-    int r = rndn(14);
+    int r = test_randn(&rng, 14);
     if (r < 10) {
         sb_puts(g->b, plain[r]);
         return SYM(plain[r]);
     }
-    int i = rndn(3), j = rndn(12);
+    int i = test_randn(&rng, 3), j = test_randn(&rng, 12);
     char canon[32];
     snprintf(canon, sizeof canon, "x[%d,%d]", i, j);
     switch (r) {
     case 10: sb_printf(g->b, "x[%d][%d]", i, j); break;
     case 11: sb_printf(g->b, "x[%d,%d]", i, j); break;
-    case 12: sb_printf(g->b, "x[ %d ,%s%d ]", i, rndn(2) ? "\n" : " ", j); break;
+    case 12: sb_printf(g->b, "x[ %d ,%s%d ]", i, test_randn(&rng, 2) ? "\n" : " ", j); break;
     default: sb_printf(g->b, "x[0%d][%d]", i, j); break;
     }
     return SYM(canon);
@@ -909,9 +895,9 @@ static term_id gen_expr(gen *g, int need, int depth);
  * over a symbol. */
 static term_id gen_exponent(gen *g, term_id base, int depth)
 {
-    int r = rndn(term_op_of(&S, base) == OP_SYM ? 6 : 4);
+    int r = test_randn(&rng, term_op_of(&S, base) == OP_SYM ? 6 : 4);
     if (r < 2) { /* a small integer, maybe negative */
-        int k = rndn(4);
+        int k = test_randn(&rng, 4);
         int neg = r == 1;
         sb_printf(g->b, "%s%d", neg ? "-" : "", k);
         return neg ? term_neg(&S, NUM(k, 1)) : NUM(k, 1);
@@ -930,7 +916,7 @@ static term_id gen_exponent(gen *g, term_id base, int depth)
  * term the parser must build for it. */
 static term_id gen_expr(gen *g, int need, int depth)
 {
-    int kind = depth > 4 ? rndn(2) : rndn(10);
+    int kind = depth > 4 ? test_randn(&rng, 2) : test_randn(&rng, 10);
     int level;
     switch (kind) {
     case 0: case 1: level = LV_PRIMARY; break; /* number, name */
@@ -940,7 +926,7 @@ static term_id gen_expr(gen *g, int need, int depth)
     case 7: level = LV_POWER; break;
     default: level = LV_PRIMARY; break;        /* call, parentheses */
     }
-    int wrap = level < need || rndn(12) == 0;
+    int wrap = level < need || test_randn(&rng, 12) == 0;
     if (wrap) gen_open(g);
     term_id t;
     term_id items[6];
@@ -948,10 +934,10 @@ static term_id gen_expr(gen *g, int need, int depth)
     case 0: t = gen_number(g); break;
     case 1: t = gen_name(g); break;
     case 2: case 3: {
-        int n = 2 + rndn(4);
+        int n = 2 + test_randn(&rng, 4);
         items[0] = gen_expr(g, LV_PRODUCT, depth + 1);
         for (int i = 1; i < n; i++) {
-            int minus = rndn(2);
+            int minus = test_randn(&rng, 2);
             gen_space(g, 0);
             sb_putc(g->b, minus ? '-' : '+');
             gen_space(g, 1);
@@ -962,10 +948,10 @@ static term_id gen_expr(gen *g, int need, int depth)
         break;
     }
     case 4: case 5: {
-        int n = 2 + rndn(3);
+        int n = 2 + test_randn(&rng, 3);
         items[0] = gen_expr(g, LV_UNARY, depth + 1);
         for (int i = 1; i < n; i++) {
-            int div = rndn(3) == 0;
+            int div = test_randn(&rng, 3) == 0;
             gen_space(g, 0);
             sb_putc(g->b, div ? '/' : '*');
             gen_space(g, 1);
@@ -976,7 +962,7 @@ static term_id gen_expr(gen *g, int need, int depth)
         break;
     }
     case 6: {
-        int minus = rndn(4) != 0;
+        int minus = test_randn(&rng, 4) != 0;
         sb_putc(g->b, minus ? '-' : '+');
         gen_space(g, 1);
         t = gen_expr(g, LV_UNARY, depth + 1);
@@ -993,7 +979,7 @@ static term_id gen_expr(gen *g, int need, int depth)
     }
     default: {
         static const char *fname[] = { "exp", "log", "sqrt", "abs", "tanh", "max", "min" };
-        int f = rndn(8);
+        int f = test_randn(&rng, 8);
         if (f == 7) { /* parentheses only */
             gen_open(g);
             t = gen_expr(g, LV_SUM, depth + 1);
@@ -1001,9 +987,9 @@ static term_id gen_expr(gen *g, int need, int depth)
             break;
         }
         sb_puts(g->b, fname[f]);
-        if (rndn(8) == 0) sb_putc(g->b, ' ');
+        if (test_randn(&rng, 8) == 0) sb_putc(g->b, ' ');
         gen_open(g);
-        int n = f >= 5 ? 1 + rndn(4) : 1;
+        int n = f >= 5 ? 1 + test_randn(&rng, 4) : 1;
         for (int i = 0; i < n; i++) {
             if (i) {
                 gen_space(g, 0);
@@ -1031,8 +1017,8 @@ static term_id gen_expr(gen *g, int need, int depth)
 
 Test(parse, random_round_trip, .timeout = 120)
 {
-    rng_state = 20240611;
-    int cases = 2000 * multiplier();
+    rng.state = 20240611;
+    int cases = 2000 * test_multiplier();
     strbuf b, line;
     sb_init(&b);
     sb_init(&line);
@@ -1053,7 +1039,7 @@ Test(parse, random_round_trip, .timeout = 120)
         source_clear(&src);
         /* as the right-hand side of a relation in a script */
         sb_reset(&line);
-        sb_printf(&line, "pre = 1\nr%d =%s%s ; post = 2\n", c, rndn(2) ? " " : "", b.data);
+        sb_printf(&line, "pre = 1\nr%d =%s%s ; post = 2\n", c, test_randn(&rng, 2) ? " " : "", b.data);
         source_from_string(&src, "r.hmp", line.data, line.len);
         script sc;
         script_init(&sc);

@@ -8,13 +8,7 @@
 
 #include "core/parse.h"
 #include "core/print.h"
-
-static int multiplier(void)
-{
-    const char *m = getenv("HMP_TEST_MULTIPLIER");
-    int k = m ? atoi(m) : 1;
-    return k < 1 ? 1 : k;
-}
+#include "tests/testlib.h"
 
 static term_store S;
 static strbuf B;
@@ -568,7 +562,7 @@ static term_id random_term(rng *r, int depth)
 Test(print, round_trip_random)
 {
     rng r = { 0x9e3779b97f4a7c15ULL };
-    long cases = 10000L * multiplier();
+    long cases = 10000L * test_multiplier();
     strbuf again;
     sb_init(&again);
     for (long i = 0; i < cases; i++) {
@@ -591,7 +585,7 @@ Test(print, round_trip_random)
 Test(print, random_text_shape)
 {
     rng r = { 0x2545f4914f6cdd1dULL };
-    long cases = 2000L * multiplier();
+    long cases = 2000L * test_multiplier();
     for (long i = 0; i < cases; i++) {
         term_id t = random_term(&r, 5);
         const char *text = infix(t);

@@ -13,13 +13,7 @@
 #include "core/parse.h"
 #include "core/system.h"
 #include "core/term.h"
-
-static int multiplier(void)
-{
-    const char *e = getenv("HMP_TEST_MULTIPLIER");
-    int m = e ? atoi(e) : 1;
-    return m < 1 ? 1 : m;
-}
+#include "tests/testlib.h"
 
 /* Size of the million-relation tests; smaller under the sanitizers, which
  * check the same code paths far more slowly. */
@@ -599,7 +593,7 @@ static void rs_check(random_system *r)
 
 Test(system, random_dags_order_outputs_inlining)
 {
-    int iters = 500 * multiplier();
+    int iters = 500 * test_multiplier();
     for (int it = 0; it < iters; it++) {
         random_system r;
         rs_make(&r, 0x5eed0000u + (uint64_t)it);
@@ -610,7 +604,7 @@ Test(system, random_dags_order_outputs_inlining)
 
 Test(system, random_dags_deterministic)
 {
-    int iters = 100 * multiplier();
+    int iters = 100 * test_multiplier();
     for (int it = 0; it < iters; it++) {
         random_system r1, r2;
         rs_make(&r1, 0xd00d0000u + (uint64_t)it);

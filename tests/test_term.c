@@ -4,23 +4,9 @@
 #include <string.h>
 
 #include "core/term.h"
+#include "tests/testlib.h"
 
-static int multiplier(void)
-{
-    const char *m = getenv("HMP_TEST_MULTIPLIER");
-    int k = m ? atoi(m) : 1;
-    return k < 1 ? 1 : k;
-}
-
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static int rndn(int n) { return (int)(rnd() % (uint64_t)n); }
+static test_rng rng;
 
 static term_store S;
 static void setup(void) { term_store_init(&S); }
@@ -158,23 +144,23 @@ static term_id syms[NSYM];
 
 static term_id random_term(int depth)
 {
-    int k = depth <= 0 ? rndn(2) : rndn(10);
+    int k = depth <= 0 ? test_randn(&rng, 2) : test_randn(&rng, 10);
     switch (k) {
-    case 0: return syms[rndn(NSYM)];
-    case 1: return N(rndn(9) - 4, rndn(3) + 1);
+    case 0: return syms[test_randn(&rng, NSYM)];
+    case 1: return N(test_randn(&rng, 9) - 4, test_randn(&rng, 3) + 1);
     case 2: case 3: {
         term_id a[4];
-        int n = 2 + rndn(3);
+        int n = 2 + test_randn(&rng, 3);
         for (int i = 0; i < n; i++) a[i] = random_term(depth - 1);
         return term_add(&S, a, (size_t)n);
     }
     case 4: case 5: {
         term_id a[4];
-        int n = 2 + rndn(3);
+        int n = 2 + test_randn(&rng, 3);
         for (int i = 0; i < n; i++) a[i] = random_term(depth - 1);
         return term_mul(&S, a, (size_t)n);
     }
-    case 6: return term_pow_si(&S, random_term(depth - 1), rndn(5) - 2);
+    case 6: return term_pow_si(&S, random_term(depth - 1), test_randn(&rng, 5) - 2);
     case 7: return term_exp(&S, random_term(depth - 1));
     case 8: return term_sub(&S, random_term(depth - 1), random_term(depth - 1));
     default: return term_div(&S, random_term(depth - 1), random_term(depth - 1));
@@ -184,7 +170,7 @@ static term_id random_term(int depth)
 static void shuffle(term_id *a, size_t n)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)rndn((int)i);
+        size_t j = (size_t)test_randn(&rng, (int)i);
         term_id t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
@@ -194,12 +180,12 @@ static void shuffle(term_id *a, size_t n)
 /* Sums and products do not depend on the order or grouping of arguments. */
 Test(term, property_order_and_grouping)
 {
-    rng_state = 42;
+    rng.state = 42;
     for (int i = 0; i < NSYM; i++) { char nm[16]; snprintf(nm, sizeof nm, "v%d", i); syms[i] = term_sym_cstr(&S, nm); }
-    int iters = 10000 * multiplier();
+    int iters = 10000 * test_multiplier();
     for (int it = 0; it < iters; it++) {
         term_id a[6];
-        size_t n = 2 + (size_t)rndn(5);
+        size_t n = 2 + (size_t)test_randn(&rng, 5);
         for (size_t i = 0; i < n; i++) a[i] = random_term(2);
         term_id sum = term_add(&S, a, n), prod = term_mul(&S, a, n);
         shuffle(a, n);
@@ -295,9 +281,9 @@ static void check_store_invariants(void)
 
 Test(term, property_store_invariants)
 {
-    rng_state = 7;
+    rng.state = 7;
     for (int i = 0; i < NSYM; i++) { char nm[16]; snprintf(nm, sizeof nm, "w%d", i); syms[i] = term_sym_cstr(&S, nm); }
-    int iters = 10000 * multiplier();
+    int iters = 10000 * test_multiplier();
     for (int it = 0; it < iters; it++) random_term(4);
     cr_assert_gt(term_count(&S), 10000);
     check_store_invariants();
@@ -312,10 +298,10 @@ static fmpq_t sym_val[NSYM];
  * value is undefined (division by zero) or too large. */
 static int random_valued(term_id *t, fmpq_t v, int depth)
 {
-    int k = depth <= 0 ? rndn(2) : rndn(8);
-    if (k == 0) { int i = rndn(NSYM); *t = syms[i]; fmpq_set(v, sym_val[i]); return 1; }
+    int k = depth <= 0 ? test_randn(&rng, 2) : test_randn(&rng, 8);
+    if (k == 0) { int i = test_randn(&rng, NSYM); *t = syms[i]; fmpq_set(v, sym_val[i]); return 1; }
     if (k == 1) {
-        slong p = rndn(9) - 4, q = rndn(3) + 1;
+        slong p = test_randn(&rng, 9) - 4, q = test_randn(&rng, 3) + 1;
         *t = N(p, q);
         fmpq_set_si(v, p, (ulong)q);
         return 1;
@@ -378,20 +364,20 @@ static int eval_term(fmpq_t v, term_id t)
 
 Test(term, property_values_preserved)
 {
-    rng_state = 2024;
+    rng.state = 2024;
     for (int i = 0; i < NSYM; i++) {
         char nm[16];
         snprintf(nm, sizeof nm, "u%d", i);
         syms[i] = term_sym_cstr(&S, nm);
         fmpq_init(sym_val[i]);
     }
-    int iters = 10000 * multiplier(), checked = 0;
+    int iters = 10000 * test_multiplier(), checked = 0;
     fmpq_t want, got;
     fmpq_init(want);
     fmpq_init(got);
     for (int it = 0; it < iters; it++) {
         /* fresh values for the symbols, nonzero so x/x = 1 holds */
-        for (int i = 0; i < NSYM; i++) fmpq_set_si(sym_val[i], rndn(2) ? rndn(7) + 1 : -(rndn(7) + 1), (ulong)rndn(4) + 1);
+        for (int i = 0; i < NSYM; i++) fmpq_set_si(sym_val[i], test_randn(&rng, 2) ? test_randn(&rng, 7) + 1 : -(test_randn(&rng, 7) + 1), (ulong)test_randn(&rng, 4) + 1);
         term_id t;
         if (!random_valued(&t, want, 4)) continue;
         int ok = eval_term(got, t);

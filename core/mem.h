@@ -1,0 +1,27 @@
+/* mem: allocation that never returns NULL (running out of memory ends the
+ * program with a message), and the hash mixer of the interning tables. */
+#ifndef HMP_MEM_H
+#define HMP_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *mem_realloc(void *p, size_t n);          /* n == 0 allowed */
+void *mem_calloc(size_t n, size_t size);       /* zeroed */
+char *mem_strdup(const char *s);
+/* Ends the program: "hmp: out of memory". */
+void mem_fail(void) __attribute__((noreturn));
+
+/* A 64-bit finaliser (MurmurHash3's fmix64): every input bit affects every
+ * output bit. */
+static inline uint64_t mem_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+#endif
