@@ -375,3 +375,12 @@ term_id sys_inline(sys *y, term_id t)
     if (!y->inlined || t == TERM_NONE) return TERM_NONE;
     return inline_term(y, t);
 }
+
+int sys_bind(sys *y, term_id sym, term_id value)
+{
+    if (!y->inlined || term_op_of(y->store, sym) != OP_SYM || sys_relation_of(y, sym) >= 0) return -1;
+    memo_reserve(y, sym > value ? sym : value);
+    if (y->memo[sym]) return -1;
+    y->memo[sym] = value;
+    return 0;
+}

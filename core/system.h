@@ -40,5 +40,9 @@ int32_t sys_relation_of(const sys *y, term_id t);
 term_id sys_inline_relation(sys *y, size_t i);
 /* Any term with defined names inlined. */
 term_id sys_inline(sys *y, term_id t);
+/* Binds a free symbol (a SYM term no relation defines) to value, a term over
+ * no defined names (e.g. a number): inlining then puts value in its place.
+ * 0 on success; -1 when sym is defined, or was already inlined or bound. */
+int sys_bind(sys *y, term_id sym, term_id value);
 
 #endif

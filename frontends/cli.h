@@ -17,6 +17,10 @@
 int cli_run(int argc, char **argv, FILE *out, FILE *err);
 void cli_run_help(FILE *out);
 
+/* hmp eval FILE|- [--digits N] [--format F] [--exact] [--json] [--set NAME=VALUE] [--max-prec BITS] */
+int cli_eval(int argc, char **argv, FILE *out, FILE *err);
+void cli_eval_help(FILE *out);
+
 /* hmp gen attention N D [--seed S] [--symbolic] [--scale] [--causal] [--heads H] [--compact] */
 int cli_gen(int argc, char **argv, FILE *out, FILE *err);
 void cli_gen_help(FILE *out);

@@ -14,6 +14,7 @@
 #include "core/print.h"
 #include "core/system.h"
 #include "core/term.h"
+#include "frontends/input.h"
 
 /* Free symbols named in the text statistics line (the JSON lists them all). */
 #define RUN_FREE_SHOWN 8
@@ -215,42 +216,18 @@ int cli_run(int argc, char **argv, FILE *out, FILE *err)
     }
     if (!opt.path) return run_usage_error(err, "missing FILE (\"-\" reads standard input)", NULL);
 
-    source src;
-    char msg[512];
-    if (source_read_file(&src, opt.path, msg, sizeof msg) != 0) {
-        fprintf(err, "hmp: error: %s\n", msg);
-        return CLI_EXIT_INPUT;
-    }
-    term_store s;
-    term_store_init(&s);
-    script sc;
-    script_init(&sc);
-    diag_list d;
-    diag_init(&d);
-    sys y;
-    memset(&y, 0, sizeof y);
-
-    int status = CLI_EXIT_OK;
-    int failed = parse_script(&sc, &s, &d, &src) != 0;
-    if (!failed) failed = sys_build(&y, &s, &sc, &d) != 0;
-    if (failed || d.n_errors > 0) {
-        diag_print(err, &d);
-        status = CLI_EXIT_INPUT;
-    } else {
-        if (d.n > 0) diag_print(err, &d); /* warnings and notes */
+    input in;
+    int status = input_load(&in, opt.path, err);
+    if (status == 0) {
         strbuf b;
         sb_init(&b);
-        run_report(&b, &y, &opt);
+        run_report(&b, &in.system, &opt);
         if (fwrite(sb_str(&b), 1, b.len, out) != b.len || fflush(out) != 0) {
             fputs("hmp: error: cannot write the output\n", err);
             status = CLI_EXIT_IO;
         }
         sb_clear(&b);
     }
-    sys_clear(&y);
-    diag_clear(&d);
-    script_clear(&sc);
-    term_store_clear(&s);
-    source_clear(&src);
+    input_clear(&in);
     return status;
 }

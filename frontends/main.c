@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     { "run", cli_run, cli_run_help },
+    { "eval", cli_eval, cli_eval_help },
     { "gen", cli_gen, cli_gen_help },
 };
 
@@ -28,6 +29,8 @@ static void main_help(FILE *out)
           "commands:\n"
           "  run FILE      parse a script, build its system of relations, print the\n"
           "                outputs and statistics of the DAG (--json, --inline)\n"
+          "  eval FILE     every output exactly, or correctly rounded to N digits or\n"
+          "                to f64/f32/f16/bf16 (--digits, --format, --exact, --json)\n"
           "  gen attention N D\n"
           "                write an HMP script of an attention block (N tokens, D\n"
           "                features; causal, scaled, multi-head)\n"

@@ -1,0 +1,290 @@
+/* eval: values of a script's outputs, exact where possible and otherwise
+ * correctly rounded from Arb balls with Ziv's strategy: evaluate at a working
+ * precision; when a ball cannot decide the rounding asked for, double the
+ * precision and evaluate again, up to a cap. A value that is exactly a
+ * rounding boundary (only rationals can be: exp of a nonzero rational is
+ * transcendental, Lindemann) is found through the exact value instead. */
+#include "core/eval/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/eval/ball.h"
+#include "core/eval/expval.h"
+#include "core/mem.h"
+#include "core/print.h"
+
+void eval_request_init(eval_request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->digits = EVAL_DEFAULT_DIGITS;
+    req->format = FP_F64;
+}
+
+void eval_result_clear(eval_result *res)
+{
+    for (size_t i = 0; i < res->n; i++) {
+        fmpq_clear(res->v[i].q);
+        free(res->v[i].decimal);
+        free(res->v[i].format_value);
+        free(res->v[i].exact);
+    }
+    free(res->v);
+    memset(res, 0, sizeof *res);
+}
+
+static char *sb_take(strbuf *b)
+{
+    char *p = b->data ? b->data : mem_strdup("");
+    sb_init(b);
+    return p;
+}
+
+/* The first relation, in dependency order, whose value contains node w: the
+ * relation where the operation at w is written. -1 if none. */
+static int32_t relation_containing(sys *y, term_id w)
+{
+    for (size_t i = 0; i < y->n_order; i++) sys_inline_relation(y, y->order[i]);
+    const term_store *s = y->store;
+    uint32_t n = s->n_nodes;
+    unsigned char *has = mem_calloc(n, 1);
+    has[w] = 1;
+    for (term_id t = w + 1; t < n; t++) {
+        uint32_t k = term_nargs(s, t);
+        const term_id *a = term_args(s, t);
+        for (uint32_t j = 0; j < k && !has[t]; j++) has[t] = has[a[j]];
+    }
+    int32_t found = -1;
+    for (size_t i = 0; i < y->n_order && found < 0; i++) {
+        term_id v = y->inlined[y->order[i]];
+        if (v != TERM_NONE && v < n && has[v]) found = (int32_t)y->order[i];
+    }
+    free(has);
+    return found;
+}
+
+static void domain_error(diag_list *d, sys *y, term_id w, term_id output, const char *what)
+{
+    int32_t r = relation_containing(y, w);
+    strbuf b;
+    sb_init(&b);
+    print_infix(&b, y->store, w);
+    if (b.len > 60) { b.len = 57; sb_puts(&b, "..."); }
+    if (r >= 0) {
+        const relation *rel = &y->scr->rels[r];
+        diag_error(d, y->scr->src, rel->rhs_pos, "%s in relation '%s' (in %s)", what,
+                   term_sym_name(y->store, rel->name), sb_str(&b));
+    } else {
+        diag_error(d, NULL, (src_pos){ 0, 0, 0 }, "%s in the value of '%s' (in %s)", what,
+                   term_sym_name(y->store, output), sb_str(&b));
+    }
+    sb_clear(&b);
+}
+
+/* What the exact value says about a node whose ball straddles its domain's
+ * edge: 1 = a domain error (reported), 0 = more precision may decide. */
+static int check_domain(diag_list *d, sys *y, expval_ctx *ex, term_id w, term_id output)
+{
+    const term_store *s = y->store;
+    term_op op = term_op_of(s, w);
+    term_id arg = term_arg(s, w, 0);
+    expval v;
+    expval_init(&v);
+    term_id where = TERM_NONE;
+    int st = expval_of_term(&v, &where, ex, arg);
+    int reported = 0;
+    if (st == EV_DIV_ZERO) { /* a zero divisor inside arg (its ball would have been caught first) */
+        domain_error(d, y, w, output, "division by zero");
+        reported = 1;
+    } else if (st == EV_OK) {
+        fmpq_t q;
+        fmpq_init(q);
+        int rational = expval_get_fmpq(q, &v);
+        int sign = rational ? fmpq_sgn(q) : expval_is_zero(&v) ? 0 : 2; /* 2: nonzero, sign unknown */
+        int neg_exponent = op == OP_POW && term_op_of(s, term_arg(s, w, 1)) == OP_NUM &&
+                           fmpq_sgn(term_value(s, term_arg(s, w, 1))) < 0;
+        if (sign == 0 && (op == OP_LOG || neg_exponent)) {
+            domain_error(d, y, w, output, op == OP_LOG ? "logarithm of zero" : "division by zero");
+            reported = 1;
+        } else if (sign < 0 && op == OP_LOG) {
+            domain_error(d, y, w, output, "logarithm of a negative number");
+            reported = 1;
+        } else if (sign < 0 && op == OP_POW) {
+            domain_error(d, y, w, output, "non-integer power of a negative number");
+            reported = 1;
+        }
+        fmpq_clear(q);
+    }
+    expval_clear(&v);
+    return reported;
+}
+
+/* Reports every output that depends on a free symbol. 1 if any. */
+static int check_free_symbols(diag_list *d, sys *y, const term_id *terms, size_t n)
+{
+    const term_store *s = y->store;
+    term_id top = 0;
+    for (size_t i = 0; i < n; i++) if (terms[i] > top) top = terms[i];
+    /* first[t]: a free symbol in t (the smallest id), 0 if none */
+    term_id *first = mem_calloc((size_t)top + 1, sizeof *first);
+    for (term_id t = 1; t <= top; t++) {
+        if (term_op_of(s, t) == OP_SYM) { first[t] = t; continue; }
+        uint32_t k = term_nargs(s, t);
+        const term_id *a = term_args(s, t);
+        for (uint32_t j = 0; j < k; j++)
+            if (first[a[j]] && (!first[t] || first[a[j]] < first[t])) first[t] = first[a[j]];
+    }
+    int bad = 0;
+    for (size_t i = 0; i < n && !diag_full(d); i++) {
+        term_id f = first[terms[i]];
+        if (!f) continue;
+        const relation *rel = &y->scr->rels[sys_relation_of(y, y->outputs[i])];
+        const char *name = term_sym_name(s, f);
+        diag_error(d, y->scr->src, rel->name_pos,
+                   "output '%s' depends on '%s', which no relation defines (give it a value with --set %s=VALUE)",
+                   term_sym_name(s, rel->name), name, name);
+        bad = 1;
+    }
+    free(first);
+    return bad;
+}
+
+/* Decides value i exactly from the rational q. */
+static void decide_rational(eval_value *ev, const fmpq_t q, const eval_request *req)
+{
+    strbuf b;
+    sb_init(&b);
+    ev->rational = 1;
+    fmpq_set(ev->q, q);
+    fp_decimal_fmpq(&b, q, req->digits);
+    ev->decimal = sb_take(&b);
+    if (req->use_format) {
+        ev->bits = fp_round_fmpq(q, req->format);
+        fp_print_value(&b, ev->bits, req->format);
+        ev->format_value = sb_take(&b);
+    }
+    char *text = fmpq_get_str(NULL, 10, q);
+    ev->exact = mem_strdup(text);
+    flint_free(text);
+    ev->prec = 0;
+    sb_clear(&b);
+}
+
+/* Tries to decide value i from its ball. 1 when decided. */
+static int decide_ball(eval_value *ev, const arb_t x, const eval_request *req, slong prec)
+{
+    strbuf b;
+    sb_init(&b);
+    uint64_t bits = 0;
+    int ok = fp_decimal_ball(&b, x, req->digits);
+    if (ok && req->use_format) ok = fp_round_ball(&bits, x, req->format);
+    if (ok) {
+        ev->decimal = sb_take(&b);
+        if (req->use_format) {
+            ev->bits = bits;
+            fp_print_value(&b, bits, req->format);
+            ev->format_value = sb_take(&b);
+        }
+        ev->prec = prec;
+    }
+    sb_clear(&b);
+    return ok;
+}
+
+int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d)
+{
+    memset(res, 0, sizeof *res);
+    size_t n = y->n_outputs;
+    term_id *terms = mem_calloc(n, sizeof *terms);
+    for (size_t i = 0; i < n; i++) terms[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
+    if (check_free_symbols(d, y, terms, n)) { free(terms); return 1; }
+
+    res->n = n;
+    res->v = mem_calloc(n, sizeof *res->v);
+    for (size_t i = 0; i < n; i++) {
+        fmpq_init(res->v[i].q);
+        res->v[i].name = y->outputs[i];
+        res->v[i].term = terms[i];
+    }
+    const term_store *s = y->store;
+    expval_ctx ex;
+    expval_ctx_init(&ex, s);
+    ball_ctx bc;
+    ball_ctx_init(&bc, s);
+    char *done = mem_calloc(n, 1), *tried_exact = mem_calloc(n, 1);
+    size_t left = n;
+    int failed = 0;
+
+    for (size_t i = 0; i < n; i++) /* rational values: exactly */
+        if (term_op_of(s, terms[i]) == OP_NUM) { decide_rational(&res->v[i], term_value(s, terms[i]), req); done[i] = 1; left--; }
+
+    slong prec0 = (slong)ceil((double)req->digits * 3.3219280948873623) + 32;
+    if (req->use_format && fp_info(req->format)->prec + 32 > prec0) prec0 = fp_info(req->format)->prec + 32;
+    slong cap = req->max_prec > 0 ? req->max_prec : (64 * prec0 > EVAL_MIN_MAX_PREC ? 64 * prec0 : EVAL_MIN_MAX_PREC);
+    slong prec = prec0;
+    for (int round = 0; left > 0 && !failed; round++) {
+        for (size_t i = 0; i < n && !failed; i++) {
+            if (done[i]) continue;
+            const arb_struct *x = NULL;
+            term_id where = TERM_NONE;
+            ball_status st = ball_eval(&x, &where, &bc, terms[i], prec);
+            if (st == BALL_OK && decide_ball(&res->v[i], x, req, prec)) { done[i] = 1; left--; continue; }
+            if (st == BALL_UNDECIDED && check_domain(d, y, &ex, where, y->outputs[i])) { failed = 1; break; }
+            if (st == BALL_FREE_SYMBOL) { failed = 1; break; } /* excluded above */
+            if (round >= 1 && !tried_exact[i]) {
+                /* two precisions did not decide: perhaps an exact tie */
+                tried_exact[i] = 1;
+                expval v;
+                expval_init(&v);
+                term_id w;
+                fmpq_t q;
+                fmpq_init(q);
+                if (expval_of_term(&v, &w, &ex, terms[i]) == EV_OK && expval_get_fmpq(q, &v)) {
+                    decide_rational(&res->v[i], q, req);
+                    done[i] = 1;
+                    left--;
+                }
+                fmpq_clear(q);
+                expval_clear(&v);
+            }
+        }
+        if (left == 0 || failed) break;
+        if (2 * prec > cap) {
+            for (size_t i = 0; i < n && !diag_full(d); i++) {
+                if (done[i]) continue;
+                const relation *rel = &y->scr->rels[sys_relation_of(y, y->outputs[i])];
+                diag_error(d, y->scr->src, rel->name_pos,
+                           "output '%s': no decision below the precision cap of %ld bits (raise it with --max-prec)",
+                           term_sym_name(s, rel->name), (long)cap);
+            }
+            failed = 1;
+            break;
+        }
+        prec *= 2;
+    }
+    res->max_prec_used = prec;
+
+    if (!failed && req->want_exact) {
+        strbuf b;
+        sb_init(&b);
+        for (size_t i = 0; i < n; i++) {
+            if (res->v[i].exact) continue;
+            expval v;
+            expval_init(&v);
+            term_id w;
+            if (expval_of_term(&v, &w, &ex, terms[i]) == EV_OK) expval_print(&b, &v);
+            else print_infix(&b, s, terms[i]);
+            res->v[i].exact = sb_take(&b);
+            expval_clear(&v);
+        }
+        sb_clear(&b);
+    }
+    free(done);
+    free(tried_exact);
+    free(terms);
+    ball_ctx_clear(&bc);
+    expval_ctx_clear(&ex);
+    if (failed) { eval_result_clear(res); return 1; }
+    return 0;
+}

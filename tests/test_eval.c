@@ -1,0 +1,298 @@
+/* Tests of core/eval/eval: outputs of scripts, exactly or correctly rounded,
+ * checked against independent computations (fmpq loops and MPFR at high
+ * precision), ties, values near rounding boundaries, and errors. */
+#include <criterion/criterion.h>
+#include <mpfr.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/eval/eval.h"
+#include "core/parse.h"
+#include "core/system.h"
+#include "tests/testlib.h"
+
+typedef struct loaded {
+    source src;
+    term_store s;
+    script sc;
+    diag_list d;
+    sys y;
+    eval_result res;
+} loaded;
+
+/* Parses text, builds it and evaluates every output; returns eval_outputs'
+ * status (parse errors fail the test). */
+static int run(loaded *L, const char *text, const eval_request *req)
+{
+    memset(L, 0, sizeof *L);
+    source_from_string(&L->src, "t.hmp", text, strlen(text));
+    term_store_init(&L->s);
+    script_init(&L->sc);
+    diag_init(&L->d);
+    cr_assert_eq(parse_script(&L->sc, &L->s, &L->d, &L->src), 0, "parse: %s", text);
+    cr_assert_eq(sys_build(&L->y, &L->s, &L->sc, &L->d), 0);
+    return eval_outputs(&L->res, &L->y, req, &L->d);
+}
+
+static void done(loaded *L)
+{
+    eval_result_clear(&L->res);
+    sys_clear(&L->y);
+    diag_clear(&L->d);
+    script_clear(&L->sc);
+    term_store_clear(&L->s);
+    source_clear(&L->src);
+}
+
+static const char *value_of(loaded *L, const char *name)
+{
+    for (size_t i = 0; i < L->res.n; i++)
+        if (strcmp(term_sym_name(&L->s, L->res.v[i].name), name) == 0) return L->res.v[i].decimal;
+    cr_assert_fail("no output %s", name);
+    return NULL;
+}
+
+static void expect(const char *text, slong digits, const char *name, const char *want)
+{
+    eval_request req;
+    eval_request_init(&req);
+    req.digits = digits;
+    loaded L;
+    cr_assert_eq(run(&L, text, &req), 0, "%s", text);
+    cr_assert_str_eq(value_of(&L, name), want, "%s", text);
+    done(&L);
+}
+
+Test(eval, exact_and_rounded)
+{
+    expect("a = 1/3", 30, "a", "0.333333333333333333333333333333");
+    expect("a = 2/3", 5, "a", "0.66667");
+    expect("a = exp(1)", 40, "a", "2.718281828459045235360287471352662497757");
+    expect("a = log(2)", 20, "a", "0.69314718055994530942");
+    expect("a = sqrt(2)", 30, "a", "1.41421356237309504880168872421");
+    expect("a = tanh(1/2)", 15, "a", "0.462117157260010");
+    expect("a = -exp(-1)", 10, "a", "-0.3678794412");
+    expect("a = 1/8", 2, "a", "0.12"); /* tie, to even */
+    expect("a = 3/8", 2, "a", "0.38");
+    expect("a = 0", 5, "a", "0");
+    /* exactly rational though written with exp: exp(1/3)^3/exp(1) = 1, so
+     * this is a tie at 2 digits, decided through the exact value */
+    expect("a = exp(1/3)^3 / exp(1) / 8", 2, "a", "0.12");
+    expect("a = 5*exp(1/3)^3 / exp(1) / 8", 2, "a", "0.62");
+    /* within 1e-40 of that tie: the balls must get that tight */
+    expect("a = 1/8 + exp(-92)", 2, "a", "0.13");
+    expect("a = 1/8 - exp(-92)", 2, "a", "0.12");
+    expect("a = 1/8 + exp(-92)", 41, "a", "0.12500000000000000000000000000000000000011");
+}
+
+Test(eval, formats)
+{
+    static const struct { fp_format f; uint64_t bits; } third[] = {
+        { FP_F64, 0x3fd5555555555555ULL }, { FP_F32, 0x3eaaaaabULL }, { FP_F16, 0x3555 }, { FP_BF16, 0x3eab },
+    };
+    for (int i = 0; i < 4; i++) {
+        eval_request req;
+        eval_request_init(&req);
+        req.use_format = 1;
+        req.format = third[i].f;
+        loaded L;
+        cr_assert_eq(run(&L, "a = 1/3\nb = exp(1/3)^3/exp(1)/3", &req), 0);
+        cr_assert_eq(L.res.v[0].bits, third[i].bits, "%s", fp_info(third[i].f)->name);
+        cr_assert_eq(L.res.v[1].bits, third[i].bits, "%s (exact path)", fp_info(third[i].f)->name);
+        done(&L);
+    }
+    /* e in f16: 2.71875 = 0x4170; 70000 overflows f16 to +inf */
+    eval_request req;
+    eval_request_init(&req);
+    req.use_format = 1;
+    req.format = FP_F16;
+    loaded L;
+    cr_assert_eq(run(&L, "a = exp(1)\nb = 70000*exp(1)/exp(1)\nc = -exp(12)", &req), 0);
+    cr_assert_eq(L.res.v[0].bits, 0x4170);
+    cr_assert_eq(L.res.v[1].bits, 0x7c00);
+    cr_assert_eq(L.res.v[2].bits, 0xfc00); /* -162754.79 */
+    done(&L);
+}
+
+/* The seed's block: exact inputs, every output checked against q, k, v, s
+ * computed with fmpq loops and the softmax with MPFR at 1000 bits. */
+Test(eval, transformer_block)
+{
+    source src;
+    char err[256];
+    cr_assert_eq(source_read_file(&src, "examples/transformer_block.hmp", err, sizeof err), 0, "%s", err);
+    char *text = malloc(src.len + 1);
+    memcpy(text, src.text, src.len + 1);
+    source_clear(&src);
+    eval_request req;
+    eval_request_init(&req);
+    req.want_exact = 1;
+    loaded L;
+    cr_assert_eq(run(&L, text, &req), 0);
+    free(text);
+    /* inputs from the script's relations */
+    enum { N = 3, D = 2 };
+    fmpq_t x[N][D], wq[D][D], wk[D][D], wv[D][D], q[N][D], k[N][D], v[N][D], sc[N][N], t;
+    fmpq_init(t);
+    char name[32];
+#define VALUE(dst, fmt, ...) do { \
+        snprintf(name, sizeof name, fmt, __VA_ARGS__); \
+        int32_t r = sys_relation_of(&L.y, term_sym_cstr(&L.s, name)); \
+        cr_assert_geq(r, 0, "%s", name); \
+        term_id rhs = L.sc.rels[r].rhs; \
+        cr_assert_eq(term_op_of(&L.s, rhs), OP_NUM, "%s", name); \
+        fmpq_init(dst); fmpq_set(dst, term_value(&L.s, rhs)); } while (0)
+    for (int i = 0; i < N; i++) for (int j = 0; j < D; j++) VALUE(x[i][j], "x%d_%d", i + 1, j + 1);
+    for (int i = 0; i < D; i++) for (int j = 0; j < D; j++) {
+        VALUE(wq[i][j], "Wq%d%d", i + 1, j + 1);
+        VALUE(wk[i][j], "Wk%d%d", i + 1, j + 1);
+        VALUE(wv[i][j], "Wv%d%d", i + 1, j + 1);
+    }
+    for (int i = 0; i < N; i++) for (int j = 0; j < D; j++) {
+        fmpq_init(q[i][j]); fmpq_init(k[i][j]); fmpq_init(v[i][j]);
+        for (int c = 0; c < D; c++) {
+            fmpq_mul(t, wq[j][c], x[i][c]); fmpq_add(q[i][j], q[i][j], t);
+            fmpq_mul(t, wk[j][c], x[i][c]); fmpq_add(k[i][j], k[i][j], t);
+            fmpq_mul(t, wv[j][c], x[i][c]); fmpq_add(v[i][j], v[i][j], t);
+        }
+    }
+    for (int i = 0; i < N; i++) for (int j = 0; j < N; j++) {
+        fmpq_init(sc[i][j]);
+        for (int c = 0; c < D; c++) { fmpq_mul(t, q[i][c], k[j][c]); fmpq_add(sc[i][j], sc[i][j], t); }
+    }
+    mpfr_t num, den, e, o, a;
+    mpfr_inits2(1000, num, den, e, o, a, (mpfr_ptr)0);
+    mpq_t m;
+    mpq_init(m);
+    for (int i = 0; i < N; i++) for (int j = 0; j < D; j++) {
+        mpfr_set_zero(num, 1);
+        mpfr_set_zero(den, 1);
+        for (int c = 0; c < N; c++) {
+            fmpq_get_mpq(m, sc[i][c]);
+            mpfr_set_q(e, m, MPFR_RNDN);
+            mpfr_exp(e, e, MPFR_RNDN);
+            mpfr_add(den, den, e, MPFR_RNDN);
+            fmpq_get_mpq(m, v[c][j]);
+            mpfr_set_q(a, m, MPFR_RNDN);
+            mpfr_mul(a, a, e, MPFR_RNDN);
+            mpfr_add(num, num, a, MPFR_RNDN);
+        }
+        mpfr_div(o, num, den, MPFR_RNDN);
+        snprintf(name, sizeof name, "o%d_%d", i + 1, j + 1);
+        const char *got = value_of(&L, name);
+        /* the reference's 30 digits (1000 bits leave no doubt about them) */
+        mpfr_exp_t ex;
+        char *ref = mpfr_get_str(NULL, &ex, 10, 30, o, MPFR_RNDN);
+        char digits[64];
+        size_t nd = 0;
+        for (const char *c = got; *c && *c != 'e' && nd < sizeof digits - 1; c++)
+            if (*c >= '0' && *c <= '9' && (nd > 0 || *c != '0')) digits[nd++] = *c;
+        digits[nd] = '\0';
+        cr_assert_str_eq(digits, ref[0] == '-' ? ref + 1 : ref, "%s = %s", name, got);
+        cr_assert_eq(got[0] == '-', ref[0] == '-');
+        mpfr_set_str(a, got, 10, MPFR_RNDN); /* and the magnitude */
+        mpfr_sub(a, a, o, MPFR_RNDN);
+        mpfr_div(a, a, o, MPFR_RNDN);
+        cr_assert_lt(mpfr_get_d(a, MPFR_RNDN) < 0 ? -mpfr_get_d(a, MPFR_RNDN) : mpfr_get_d(a, MPFR_RNDN), 1e-28);
+        mpfr_free_str(ref);
+        /* the exact value is an exp-sum fraction (the scores are distinct) */
+        for (size_t r = 0; r < L.res.n; r++)
+            if (strcmp(term_sym_name(&L.s, L.res.v[r].name), name) == 0) {
+                cr_assert(!L.res.v[r].rational);
+                cr_assert_not_null(strstr(L.res.v[r].exact, "exp("));
+            }
+    }
+    mpq_clear(m);
+    mpfr_clears(num, den, e, o, a, (mpfr_ptr)0);
+    for (int i = 0; i < N; i++) for (int j = 0; j < D; j++) { fmpq_clear(x[i][j]); fmpq_clear(q[i][j]); fmpq_clear(k[i][j]); fmpq_clear(v[i][j]); }
+    for (int i = 0; i < D; i++) for (int j = 0; j < D; j++) { fmpq_clear(wq[i][j]); fmpq_clear(wk[i][j]); fmpq_clear(wv[i][j]); }
+    for (int i = 0; i < N; i++) for (int j = 0; j < N; j++) fmpq_clear(sc[i][j]);
+    fmpq_clear(t);
+    done(&L);
+}
+
+/* Degenerate softmax rows are exactly rational: one key (causal row 1), or
+ * equal scores. */
+Test(eval, degenerate_rows_exact)
+{
+    eval_request req;
+    eval_request_init(&req);
+    loaded L;
+    cr_assert_eq(run(&L,
+                     "s1 = 1/3\ns2 = 1/3\ns3 = 2/6\n"
+                     "a = exp(s1) / (exp(s1) + exp(s2) + exp(s3))\n"
+                     "o = a*5 + exp(s2)/(exp(s1) + exp(s2) + exp(s3))\n"
+                     "one = exp(s1)/exp(s1)\n"
+                     "output a, o, one",
+                     &req),
+                 0);
+    cr_assert(L.res.v[0].rational);
+    cr_assert_str_eq(L.res.v[0].exact, "1/3");
+    cr_assert_str_eq(L.res.v[1].exact, "2");
+    cr_assert_str_eq(L.res.v[1].decimal, "2.00000000000000000000000000000");
+    cr_assert_str_eq(L.res.v[2].decimal, "1.00000000000000000000000000000");
+    done(&L);
+}
+
+static void expect_error(const char *text, int line, int col, const char *msg_part)
+{
+    eval_request req;
+    eval_request_init(&req);
+    loaded L;
+    cr_assert_neq(run(&L, text, &req), 0, "%s", text);
+    cr_assert_geq(L.d.n, 1);
+    cr_assert_not_null(strstr(L.d.items[0].msg, msg_part), "got: %s", L.d.items[0].msg);
+    if (line) {
+        cr_assert_eq(L.d.items[0].pos.line, (uint32_t)line, "%s", L.d.items[0].msg);
+        cr_assert_eq(L.d.items[0].pos.col, (uint32_t)col, "%s", L.d.items[0].msg);
+    }
+    cr_assert_eq(L.res.n, 0, "no partial result");
+    done(&L);
+}
+
+Test(eval, errors)
+{
+    expect_error("z = exp(1/3)^3 - exp(1)\na = 1/z\nb = a + 1", 2, 5, "division by zero in relation 'a'");
+    expect_error("u = 2\nz = u - 2\nb = 3 + log(z)", 3, 5, "logarithm of zero in relation 'b'");
+    expect_error("b = log(1/2 - exp(1/3)^3/exp(1))", 1, 5, "logarithm of a negative number");
+    expect_error("b = sqrt(-2)", 1, 5, "non-integer power of a negative number");
+    expect_error("q = x + 1\no = q*2", 2, 1, "output 'o' depends on 'x', which no relation defines");
+}
+
+Test(eval, precision_cap)
+{
+    eval_request req;
+    eval_request_init(&req);
+    req.max_prec = 200;
+    req.digits = 2;
+    loaded L;
+    /* within exp(-400) of the tie 1/8: needs ~580 bits */
+    cr_assert_neq(run(&L, "a = 1/8 + exp(-400)", &req), 0);
+    cr_assert_not_null(strstr(L.d.items[0].msg, "precision cap of 200 bits"));
+    done(&L);
+    req.max_prec = 0;
+    cr_assert_eq(run(&L, "a = 1/8 + exp(-400)", &req), 0);
+    cr_assert_str_eq(L.res.v[0].decimal, "0.13");
+    done(&L);
+}
+
+Test(eval, bound_symbols)
+{
+    eval_request req;
+    eval_request_init(&req);
+    loaded L;
+    memset(&L, 0, sizeof L);
+    const char *text = "o = exp(x)/(exp(x) + exp(y))";
+    source_from_string(&L.src, "t.hmp", text, strlen(text));
+    term_store_init(&L.s);
+    script_init(&L.sc);
+    diag_init(&L.d);
+    cr_assert_eq(parse_script(&L.sc, &L.s, &L.d, &L.src), 0);
+    cr_assert_eq(sys_build(&L.y, &L.s, &L.sc, &L.d), 0);
+    cr_assert_eq(sys_bind(&L.y, term_sym_cstr(&L.s, "x"), term_num_si(&L.s, 1, 2)), 0);
+    cr_assert_eq(sys_bind(&L.y, term_sym_cstr(&L.s, "y"), term_num_si(&L.s, 1, 2)), 0);
+    cr_assert_neq(sys_bind(&L.y, term_sym_cstr(&L.s, "o"), L.s.one), 0);
+    cr_assert_eq(eval_outputs(&L.res, &L.y, &req, &L.d), 0);
+    cr_assert_str_eq(L.res.v[0].exact, "1/2");
+    done(&L);
+}
