@@ -296,3 +296,184 @@ Test(eval, bound_symbols)
     cr_assert_str_eq(L.res.v[0].exact, "1/2");
     done(&L);
 }
+
+/* ---- N-digit output equals the correct rounding, on random scripts ---- */
+
+#define HIGH 3000
+static test_rng rng;
+
+/* A random expression as HMP text, with its value computed alongside by
+ * MPFR at HIGH bits (a second method). Stays inside every domain. */
+static void random_text(strbuf *b, mpfr_t v, int depth)
+{
+    int k = depth <= 0 ? 0 : test_randn(&rng, 8);
+    if (k == 0) {
+        long p = test_randn(&rng, 41) - 20, q = test_randn(&rng, 9) + 1;
+        sb_printf(b, "(%ld/%ld)", p, q);
+        mpfr_set_si(v, p, MPFR_RNDN);
+        mpfr_div_si(v, v, q, MPFR_RNDN);
+        return;
+    }
+    mpfr_t a, c;
+    mpfr_init2(a, HIGH);
+    mpfr_init2(c, HIGH);
+    switch (k) {
+    case 1: case 2:
+        sb_putc(b, '('); random_text(b, a, depth - 1); sb_puts(b, " + "); random_text(b, c, depth - 1); sb_putc(b, ')');
+        mpfr_add(v, a, c, MPFR_RNDN);
+        break;
+    case 3:
+        sb_putc(b, '('); random_text(b, a, depth - 1); sb_puts(b, " * "); random_text(b, c, depth - 1); sb_putc(b, ')');
+        mpfr_mul(v, a, c, MPFR_RNDN);
+        break;
+    case 4:
+        sb_putc(b, '('); random_text(b, a, depth - 1); sb_puts(b, " / (1 + "); random_text(b, c, depth - 1); sb_puts(b, "^2))");
+        mpfr_sqr(c, c, MPFR_RNDN);
+        mpfr_add_ui(c, c, 1, MPFR_RNDN);
+        mpfr_div(v, a, c, MPFR_RNDN);
+        break;
+    case 5:
+        sb_puts(b, "exp(tanh("); random_text(b, a, depth - 1); sb_puts(b, "))");
+        mpfr_tanh(a, a, MPFR_RNDN);
+        mpfr_exp(v, a, MPFR_RNDN);
+        break;
+    case 6:
+        sb_puts(b, "log(1 + "); random_text(b, a, depth - 1); sb_puts(b, "^2)");
+        mpfr_sqr(a, a, MPFR_RNDN);
+        mpfr_add_ui(a, a, 1, MPFR_RNDN);
+        mpfr_log(v, a, MPFR_RNDN);
+        break;
+    default:
+        sb_puts(b, "sqrt(abs("); random_text(b, a, depth - 1); sb_puts(b, "))");
+        mpfr_abs(a, a, MPFR_RNDN);
+        mpfr_sqrt(v, a, MPFR_RNDN);
+        break;
+    }
+    mpfr_clear(a);
+    mpfr_clear(c);
+}
+
+/* The N significant digits of v (sign, digits, no point) from both ends of
+ * [v - 2^-2800 |v|, v + 2^-2800 |v|]: equal unless that interval meets a
+ * rounding boundary (an exact tie), where either may be right. */
+static void reference_digits(char **lo_digits, mpfr_exp_t *lo_e, char **hi_digits, mpfr_exp_t *hi_e,
+                             const mpfr_t v, long n)
+{
+    mpfr_t lo, hi;
+    mpfr_inits2(HIGH + 10, lo, hi, (mpfr_ptr)0);
+    mpfr_mul_2si(lo, v, -2800, MPFR_RNDN);
+    mpfr_abs(lo, lo, MPFR_RNDN);
+    mpfr_add(hi, v, lo, MPFR_RNDU);
+    mpfr_sub(lo, v, lo, MPFR_RNDD);
+    *lo_digits = mpfr_get_str(NULL, lo_e, 10, (size_t)n, lo, MPFR_RNDN);
+    *hi_digits = mpfr_get_str(NULL, hi_e, 10, (size_t)n, hi, MPFR_RNDN);
+    mpfr_clears(lo, hi, (mpfr_ptr)0);
+}
+
+/* Sign and significant digits of a printed decimal, and its decimal exponent
+ * in mpfr_get_str's convention (0.d1d2... * 10^e). */
+static void digits_of(char *out, size_t cap, long *e10, const char *s)
+{
+    size_t n = 0;
+    long point = -1, lead = 0, count = 0;
+    int seen = 0;
+    if (*s == '-') out[n++] = *s++;
+    for (; *s && *s != 'e'; s++) {
+        if (*s == '.') { point = count; continue; }
+        if (!seen && *s == '0') { lead++; count++; continue; }
+        seen = 1;
+        if (n + 1 < cap) out[n++] = *s;
+        count++;
+    }
+    out[n] = '\0';
+    if (point < 0) point = count;
+    *e10 = point - lead + (*s == 'e' ? atol(s + 1) : 0);
+}
+
+static void check_digits(const char *expr, const mpfr_t v, long n, int *checked, int *ties)
+{
+    char *ra, *rb;
+    mpfr_exp_t ea, eb;
+    reference_digits(&ra, &ea, &rb, &eb, v, n);
+    int tie = ea != eb || strcmp(ra, rb) != 0;
+    strbuf text;
+    sb_init(&text);
+    sb_printf(&text, "o = %s\n", expr);
+    eval_request req;
+    eval_request_init(&req);
+    req.digits = n;
+    loaded L;
+    cr_assert_eq(run(&L, sb_str(&text), &req), 0, "%s", sb_str(&text));
+    char got[128];
+    long ge;
+    digits_of(got, sizeof got, &ge, L.res.v[0].decimal);
+    size_t keep = (size_t)n + (got[0] == '-'); /* zeros that only place the point */
+    if (strlen(got) > keep) got[keep] = '\0';
+    if (mpfr_zero_p(v)) cr_assert_str_eq(L.res.v[0].decimal, "0");
+    else {
+        int is_a = strcmp(got, ra) == 0 && ge == (long)ea, is_b = strcmp(got, rb) == 0 && ge == (long)eb;
+        cr_assert(is_a || is_b, "%s to %ld digits: got %s, want %s e%ld", expr, n, L.res.v[0].decimal, ra, (long)ea);
+    }
+    (*checked)++;
+    *ties += tie;
+    mpfr_free_str(ra);
+    mpfr_free_str(rb);
+    done(&L);
+    sb_clear(&text);
+}
+
+Test(eval, property_correct_digits)
+{
+    rng.state = 777;
+    int iters = 1000 * test_multiplier(), checked = 0, ties = 0;
+    mpfr_t v;
+    mpfr_init2(v, HIGH);
+    strbuf b;
+    sb_init(&b);
+    for (int it = 0; it < iters; it++) {
+        sb_reset(&b);
+        random_text(&b, v, 4);
+        check_digits(sb_str(&b), v, 1 + test_randn(&rng, 40), &checked, &ties);
+    }
+    cr_assert_eq(checked, iters);
+    cr_assert_lt(ties, iters / 20, "exact ties are rare: %d", ties);
+    sb_clear(&b);
+    mpfr_clear(v);
+    mpfr_free_cache();
+}
+
+/* Softmax weights within 1e-35 .. 1e-43 of a rational (1, or 1/2 + tiny):
+ * the decimal near the boundary is still the correct rounding. */
+Test(eval, property_near_boundaries)
+{
+    rng.state = 4242;
+    int checked = 0, ties = 0;
+    mpfr_t v, t;
+    mpfr_inits2(HIGH, v, t, (mpfr_ptr)0);
+    strbuf b;
+    sb_init(&b);
+    for (int it = 0; it < 200 * test_multiplier(); it++) {
+        long gap = 80 + test_randn(&rng, 20); /* exp(-gap): 1e-35 .. 1e-43 */
+        long s = test_randn(&rng, 7) - 3;
+        sb_reset(&b);
+        if (it % 2) { /* a = exp(s)/(exp(s) + exp(s - gap)) = 1/(1 + exp(-gap)) */
+            sb_printf(&b, "exp(%ld)/(exp(%ld) + exp(%ld))", s, s, s - gap);
+            mpfr_set_si(t, -gap, MPFR_RNDN);
+            mpfr_exp(t, t, MPFR_RNDN);
+            mpfr_add_ui(t, t, 1, MPFR_RNDN);
+            mpfr_ui_div(v, 1, t, MPFR_RNDN);
+        } else { /* 3/8 + exp(-gap): a tie at 2 digits, pushed off by a hair */
+            sb_printf(&b, "3/8 + exp(%ld)", -gap);
+            mpfr_set_si(t, -gap, MPFR_RNDN);
+            mpfr_exp(t, t, MPFR_RNDN);
+            mpfr_set_ui(v, 3, MPFR_RNDN);
+            mpfr_div_ui(v, v, 8, MPFR_RNDN);
+            mpfr_add(v, v, t, MPFR_RNDN);
+        }
+        check_digits(sb_str(&b), v, it % 4 < 2 ? 2 : 30 + test_randn(&rng, 20), &checked, &ties);
+    }
+    cr_assert_eq(ties, 0, "a hair off a boundary is no tie");
+    sb_clear(&b);
+    mpfr_clears(v, t, (mpfr_ptr)0);
+    mpfr_free_cache();
+}
