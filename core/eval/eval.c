@@ -150,6 +150,13 @@ static int check_free_symbols(diag_list *d, sys *y, const term_id *terms, size_t
     return bad;
 }
 
+/* The ball's magnitude is beyond the exponents fp_decimal_ball handles. */
+static int out_of_decimal_range(const arb_t x)
+{
+    const fmpz *e = ARF_EXPREF(arb_midref(x));
+    return fmpz_cmp_si(e, FP_DECIMAL_EXP_LIMIT - 64) > 0 || fmpz_cmp_si(e, -FP_DECIMAL_EXP_LIMIT + 64) < 0;
+}
+
 /* Decides value i exactly from the rational q. */
 static void decide_rational(eval_value *ev, const fmpq_t q, const eval_request *req)
 {
@@ -230,6 +237,16 @@ int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d
             term_id where = TERM_NONE;
             ball_status st = ball_eval(&x, &where, &bc, terms[i], prec);
             if (st == BALL_OK && decide_ball(&res->v[i], x, req, prec)) { done[i] = 1; left--; continue; }
+            if (st == BALL_OK && !arb_contains_zero(x) && out_of_decimal_range(x)) {
+                const relation *rel = &y->scr->rels[sys_relation_of(y, y->outputs[i])];
+                char *e2 = fmpz_get_str(NULL, 10, ARF_EXPREF(arb_midref(x)));
+                diag_error(d, y->scr->src, rel->name_pos,
+                           "output '%s': its magnitude, about 2^%s, is beyond what hmp writes in decimal (10^-5000000 to 10^5000000)",
+                           term_sym_name(s, rel->name), e2);
+                flint_free(e2);
+                failed = 1;
+                break;
+            }
             if (st == BALL_UNDECIDED && check_domain(d, y, &ex, where, y->outputs[i])) { failed = 1; break; }
             if (st == BALL_FREE_SYMBOL) { failed = 1; break; } /* excluded above */
             if (round >= 1 && !tried_exact[i]) {

@@ -19,9 +19,6 @@ static const fp_format_info fp_formats[FP_FORMAT_COUNT] = {
     [FP_BF16] = {"bf16", 8, 16, 8, -132, 128},
 };
 
-/* Balls whose endpoints have a binary exponent beyond this are never decided
- * in decimal: the exact arithmetic would need numbers of that many bits. */
-#define FP_DECIMAL_EXP_LIMIT (WORD(1) << 24)
 
 const fp_format_info *fp_info(fp_format f)
 {

@@ -45,6 +45,11 @@ void fp_print_bits(strbuf *out, uint64_t bits, fp_format f);
  * ("0.1", "1e+10", "inf", "-0", "nan"). */
 void fp_print_value(strbuf *out, uint64_t bits, fp_format f);
 
+/* Balls whose endpoints have a binary exponent beyond +-this are never decided
+ * in decimal (about 10^+-5,000,000): the exact arithmetic would need numbers
+ * of that many bits. */
+#define FP_DECIMAL_EXP_LIMIT (WORD(1) << 24)
+
 /* Decimal, N significant digits (N >= 1), round to nearest, ties to even.
  * Written as a plain decimal when the exponent is in [-6, 21), else as
  * d.ddd...e+XX; trailing zeros kept (they are certain digits); zero is "0". */

@@ -9,3 +9,4 @@ printf 'a = 1/8 + exp(-400)\n' | $HMP eval - --digits 2 --max-prec 200; echo "ex
 printf 'a = 1/8 + exp(-400)\n' | $HMP eval - --digits 2; echo "exit: $?"
 $HMP eval --digits 0 x.hmp; echo "exit: $?"
 $HMP eval --format f8 x.hmp; echo "exit: $?"
+printf 'a = exp(10000000000)\n' | $HMP eval -; echo "exit: $?"
