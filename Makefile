@@ -13,7 +13,7 @@ LIBS := -lflint-arb -lflint -lmpfr -lgmp -lreadline -lm -lpthread
 TEST_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 DEB_PACKAGES := libgmp-dev libmpfr-dev libflint-dev libflint-arb-dev libcriterion-dev \
-                libreadline-dev pkg-config
+                libreadline-dev pkg-config python3-numpy
 
 LIB_SRC := $(sort $(wildcard core/*.c core/eval/*.c core/kernels/*.c rewrite/*.c) \
                   $(filter-out frontends/main.c,$(wildcard frontends/*.c)))

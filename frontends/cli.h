@@ -21,6 +21,10 @@ void cli_run_help(FILE *out);
 int cli_eval(int argc, char **argv, FILE *out, FILE *err);
 void cli_eval_help(FILE *out);
 
+/* hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M] [--dtype bf16] [--compute F] [--tol T] [--json] */
+int cli_verify(int argc, char **argv, FILE *out, FILE *err);
+void cli_verify_help(FILE *out);
+
 /* hmp gen attention N D [--seed S] [--symbolic] [--scale] [--causal] [--heads H] [--compact] */
 int cli_gen(int argc, char **argv, FILE *out, FILE *err);
 void cli_gen_help(FILE *out);

@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     { "run", cli_run, cli_run_help },
     { "eval", cli_eval, cli_eval_help },
+    { "verify", cli_verify, cli_verify_help },
     { "gen", cli_gen, cli_gen_help },
 };
 
@@ -31,6 +32,9 @@ static void main_help(FILE *out)
           "                outputs and statistics of the DAG (--json, --inline)\n"
           "  eval FILE     every output exactly, or correctly rounded to N digits or\n"
           "                to f64/f32/f16/bf16 (--digits, --format, --exact, --json)\n"
+          "  verify --q Q --k K --v V --out O\n"
+          "                certify an attention output from .npy/safetensors files:\n"
+          "                true values, errors in ULPs, a verdict (exit 0 pass, 1 fail)\n"
           "  gen attention N D\n"
           "                write an HMP script of an attention block (N tokens, D\n"
           "                features; causal, scaled, multi-head)\n"

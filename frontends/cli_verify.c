@@ -1,0 +1,301 @@
+/* cli_verify: `hmp verify`: certify an attention output written by another
+ * tool (.npy or safetensors) entry by entry: the correctly rounded true
+ * value, the error in ULPs and relative to what was summed, and a verdict. */
+#include "frontends/cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "core/parse.h"
+#include "core/verify.h"
+#include "frontends/tensor.h"
+
+static const char verify_usage[] =
+    "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M]\n"
+    "                  [--dtype bf16] [--compute f64|f32|f16|bf16] [--tol T] [--json]\n";
+
+void cli_verify_help(FILE *out)
+{
+    fputs(verify_usage, out);
+    fputs("\n"
+          "Checks the attention output O = softmax(Q*K^T*scale)*V computed by any kernel\n"
+          "against the true value of the stored inputs (every float is an exact\n"
+          "rational). For every entry: the correctly rounded true value in O's format,\n"
+          "ulp_err = |o - x| / ulp(x) and err_scaled = |o - x| / (u * sum_j a_ij |v_jc|)\n"
+          "(u = 2^-p of O's format), and whether it is within the bound. Every figure\n"
+          "rests on certified enclosures of x (docs/VERIFY.md).\n"
+          "\n"
+          "files: .npy (format 1.0, 2.0, 3.0; '<f8', '<f4', '<f2'; '<u2' or a 2-byte\n"
+          "void read as bfloat16 with --dtype bf16) or safetensors (F64, F32, F16,\n"
+          "BF16) written FILE.safetensors:NAME. Shapes (n, d), (heads, n, d) or\n"
+          "(batch, heads, n, d); Q, K, V, O must agree. NaN or infinity in Q, K or V\n"
+          "is bad input.\n"
+          "\n"
+          "options:\n"
+          "  --q, --k, --v, --out FILE   the inputs and the output to check\n"
+          "  --scale S|auto   the score scale: a number (exact: 0.125, 1/8) or auto =\n"
+          "                   1/sqrt(d), exactly (default auto)\n"
+          "  --causal         query i sees keys j <= i + n_k - n_q\n"
+          "  --mask M         an (n_q, n_k) array: 1 = attend, 0 = masked (or an\n"
+          "                   additive mask: 0 = attend, -inf = masked). A row with\n"
+          "                   every key masked has true output 0 (the safe-softmax\n"
+          "                   convention of PyTorch)\n"
+          "  --dtype bf16     read 2-byte integer or void arrays as bfloat16\n"
+          "  --compute F      the precision the kernel computed in, for the a-priori\n"
+          "                   bound (default f32; f64 when O is f64)\n"
+          "  --tol T          pass iff every entry has |o - x| <= T*u*|x| (|x| at least\n"
+          "                   the smallest normal), instead of the a-priori bound: a\n"
+          "                   correctly rounded output passes --tol 1\n"
+          "  --json           everything as one JSON object\n"
+          "  -h, --help       this help\n"
+          "\n"
+          "exit status: 0 pass, 1 fail (or output not written), 2 bad input or usage\n",
+          out);
+}
+
+static int verify_usage_error(FILE *err, const char *msg, const char *arg)
+{
+    fprintf(err, "hmp verify: %s", msg);
+    if (arg) fprintf(err, " '%s'", arg);
+    fputs("\n", err);
+    fputs(verify_usage, err);
+    fputs("try 'hmp verify --help' for more\n", err);
+    return CLI_EXIT_INPUT;
+}
+
+/* FILE or FILE.safetensors:NAME */
+static int read_arg(tensor *t, const char *arg, const tensor_read_options *ro, FILE *err)
+{
+    char *path = mem_strdup(arg);
+    const char *name = NULL;
+    char *colon = strrchr(path, ':');
+    if (colon && colon - path >= 12 && strncmp(colon - 12, ".safetensors", 12) == 0) {
+        *colon = '\0';
+        name = colon + 1;
+    }
+    char msg[512];
+    int rc = tensor_read(t, path, name, ro, msg, sizeof msg);
+    if (rc != 0) fprintf(err, "hmp verify: error: %s\n", msg);
+    free(path);
+    return rc;
+}
+
+/* Parses a rational number (0.125, 1/8, 1e-3) with the HMP parser. */
+static int parse_scale(fmpq_t out, const char *text)
+{
+    term_store s;
+    term_store_init(&s);
+    source src;
+    source_from_string(&src, "--scale", text, strlen(text));
+    diag_list d;
+    diag_init(&d);
+    term_id t;
+    int ok = parse_expr(&t, &s, &d, &src) == 0 && term_op_of(&s, t) == OP_NUM;
+    if (ok) fmpq_set(out, term_value(&s, t));
+    diag_clear(&d);
+    source_clear(&src);
+    term_store_clear(&s);
+    return ok ? 0 : -1;
+}
+
+static void progress_bar(double done, void *ctx)
+{
+    FILE *err = ctx;
+    int width = 40, filled = (int)(done * width);
+    fprintf(err, "\rverify [%.*s%*s] %3d%%", filled, "########################################", width - filled, "",
+            (int)(done * 100));
+    if (done >= 1) fputs("\r                                                       \r", err);
+    fflush(err);
+}
+
+static void put_index(strbuf *b, size_t flat, const tensor *o, int json)
+{
+    size_t idx[TENSOR_MAX_DIMS];
+    for (int a = o->ndim - 1; a >= 0; a--) {
+        idx[a] = o->shape[a] ? flat % o->shape[a] : 0;
+        flat = o->shape[a] ? flat / o->shape[a] : 0;
+    }
+    sb_putc(b, '[');
+    for (int a = 0; a < o->ndim; a++) sb_printf(b, a ? (json ? ", %zu" : ",%zu") : "%zu", idx[a]);
+    sb_putc(b, ']');
+}
+
+static void put_num(strbuf *b, double x)
+{
+    if (isnan(x)) sb_puts(b, "null");
+    else if (isinf(x)) sb_puts(b, x > 0 ? "1e999" : "-1e999");
+    else sb_printf(b, "%.17g", x);
+}
+
+int cli_verify(int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *files[4] = { NULL, NULL, NULL, NULL }, *mask_file = NULL, *scale_text = "auto";
+    int json = 0, causal = 0, have_compute = 0, status = 0;
+    double tol = 0;
+    fp_format compute = FP_F32;
+    tensor_read_options ro = { 0 };
+    static const char *names[4] = { "--q", "--k", "--v", "--out" };
+    for (int i = 1; i < argc && !status; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        int which = -1;
+        for (int f = 0; f < 4; f++) if (strcmp(a, names[f]) == 0) which = f;
+        if (which >= 0) {
+            if (!has) status = verify_usage_error(err, "missing FILE after", a);
+            else files[which] = argv[++i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_verify_help(out);
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "--causal") == 0) causal = 1;
+        else if (strcmp(a, "--mask") == 0) { if (!has) status = verify_usage_error(err, "missing FILE after", a); else mask_file = argv[++i]; }
+        else if (strcmp(a, "--scale") == 0) { if (!has) status = verify_usage_error(err, "missing S after", a); else scale_text = argv[++i]; }
+        else if (strcmp(a, "--dtype") == 0) {
+            if (!has || strcmp(argv[i + 1], "bf16") != 0) status = verify_usage_error(err, "--dtype takes bf16, got", has ? argv[i + 1] : "");
+            else { ro.u2_as_bf16 = 1; i++; }
+        } else if (strcmp(a, "--compute") == 0) {
+            if (!has || fp_format_from_name(&compute, argv[i + 1]) != 0) status = verify_usage_error(err, "--compute takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
+            else { have_compute = 1; i++; }
+        } else if (strcmp(a, "--tol") == 0) {
+            char *end;
+            tol = has ? strtod(argv[i + 1], &end) : 0;
+            if (!has || *end || !(tol > 0) || !isfinite(tol)) status = verify_usage_error(err, "--tol needs a positive number, got", has ? argv[i + 1] : "");
+            i++;
+        } else status = verify_usage_error(err, "unknown option", a);
+    }
+    for (int f = 0; f < 4 && !status; f++)
+        if (!files[f]) status = verify_usage_error(err, "missing", names[f]);
+    if (status) return status;
+
+    verify_problem p;
+    verify_problem_init(&p);
+    if (strcmp(scale_text, "auto") != 0) {
+        p.scale_auto = 0;
+        if (parse_scale(p.scale, scale_text) != 0) { verify_problem_clear(&p); return verify_usage_error(err, "--scale needs a number or auto, got", scale_text); }
+    }
+    tensor t[4], mk;
+    for (int f = 0; f < 4; f++) tensor_init(&t[f]);
+    tensor_init(&mk);
+    unsigned char *mask = NULL;
+    for (int f = 0; f < 4 && !status; f++) if (read_arg(&t[f], files[f], &ro, err) != 0) status = CLI_EXIT_INPUT;
+    if (!status && mask_file && read_arg(&mk, mask_file, &ro, err) != 0) status = CLI_EXIT_INPUT;
+    /* shapes: (..., n, d) with equal leading dimensions */
+    if (!status) {
+        const tensor *Q = &t[0], *K = &t[1], *V = &t[2], *O = &t[3];
+        int nd = Q->ndim;
+        if (nd < 2 || nd > 4) { fprintf(err, "hmp verify: error: Q has %d dimensions; expected (n, d), (heads, n, d) or (batch, heads, n, d)\n", nd); status = CLI_EXIT_INPUT; }
+        for (int f = 1; f < 4 && !status; f++)
+            if (t[f].ndim != nd) { fprintf(err, "hmp verify: error: %s has %d dimensions, Q has %d\n", names[f] + 2, t[f].ndim, nd); status = CLI_EXIT_INPUT; }
+        size_t count = 1;
+        for (int a = 0; a < nd - 2 && !status; a++) {
+            for (int f = 1; f < 4; f++)
+                if (t[f].shape[a] != Q->shape[a]) { fprintf(err, "hmp verify: error: dimension %d of %s is %zu, of Q %zu\n", a, names[f] + 2, t[f].shape[a], Q->shape[a]); status = CLI_EXIT_INPUT; break; }
+            count *= Q->shape[a];
+        }
+        if (!status) {
+            size_t nq = Q->shape[nd - 2], d = Q->shape[nd - 1], nk = K->shape[nd - 2], dv = V->shape[nd - 1];
+            if (K->shape[nd - 1] != d) { fprintf(err, "hmp verify: error: K has rows of %zu, Q of %zu\n", K->shape[nd - 1], d); status = CLI_EXIT_INPUT; }
+            else if (V->shape[nd - 2] != nk) { fprintf(err, "hmp verify: error: V has %zu rows, K has %zu\n", V->shape[nd - 2], nk); status = CLI_EXIT_INPUT; }
+            else if (O->shape[nd - 2] != nq || O->shape[nd - 1] != dv) { fprintf(err, "hmp verify: error: O is %zu x %zu, expected %zu x %zu\n", O->shape[nd - 2], O->shape[nd - 1], nq, dv); status = CLI_EXIT_INPUT; }
+            else if (p.scale_auto && d == 0) { fprintf(err, "hmp verify: error: --scale auto needs d >= 1\n"); status = CLI_EXIT_INPUT; }
+            p.count = count; p.n_q = nq; p.n_k = nk; p.d = d; p.d_v = dv;
+        }
+    }
+    for (int f = 0; f < 3 && !status; f++) {
+        char where[128];
+        if (tensor_first_nonfinite(&t[f], where, sizeof where)) {
+            fprintf(err, "hmp verify: error: %s: %s at [%s] is not a finite number\n", files[f], names[f] + 2, where);
+            status = CLI_EXIT_INPUT;
+        }
+    }
+    if (!status && mask_file) {
+        if (mk.ndim != 2 || mk.shape[0] != p.n_q || mk.shape[1] != p.n_k) {
+            fprintf(err, "hmp verify: error: the mask must be (%zu, %zu)\n", p.n_q, p.n_k);
+            status = CLI_EXIT_INPUT;
+        } else {
+            int additive = 0;
+            for (size_t e = 0; e < mk.count; e++) if (isinf(mk.data[e]) && mk.data[e] < 0) additive = 1;
+            mask = mem_calloc(mk.count ? mk.count : 1, 1);
+            for (size_t e = 0; e < mk.count && !status; e++) {
+                double m = mk.data[e];
+                if (additive ? !(m == 0 || (isinf(m) && m < 0)) : !(m == 0 || m == 1)) {
+                    fprintf(err, "hmp verify: error: %s: mask values must be 0/1, or 0/-inf (got %g at entry %zu)\n", mask_file, m, e);
+                    status = CLI_EXIT_INPUT;
+                }
+                mask[e] = additive ? m == 0 : m == 1;
+            }
+        }
+    }
+    if (!status) {
+        p.q = t[0].data; p.k = t[1].data; p.v = t[2].data; p.o = t[3].data;
+        p.mask = mask;
+        p.causal = causal;
+        p.out_format = t[3].dtype;
+        p.compute = have_compute ? compute : (t[3].dtype == FP_F64 ? FP_F64 : FP_F32);
+        p.tol = tol;
+        verify_report r;
+        char msg[256];
+        int tty = isatty(fileno(err)) && p.count * p.n_q * p.n_k * (p.d + p.d_v) > 50000000;
+        if (verify_run(&r, &p, tty ? progress_bar : NULL, err, msg, sizeof msg) != 0) {
+            fprintf(err, "hmp verify: error: %s\n", msg);
+            status = CLI_EXIT_INPUT;
+        } else {
+            strbuf b;
+            sb_init(&b);
+            const char *fmt = fp_info(p.out_format)->name;
+            if (json) {
+                sb_printf(&b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r.entries, fmt, fp_info(p.compute)->name);
+                sb_puts(&b, "  \"max_ulp_err\": "); put_num(&b, r.max_ulp_err);
+                sb_puts(&b, ",\n  \"median_ulp_err\": "); put_num(&b, r.median_ulp_err);
+                sb_puts(&b, ",\n  \"max_err_scaled\": "); put_num(&b, r.max_err_scaled);
+                sb_puts(&b, ",\n  \"median_err_scaled\": "); put_num(&b, r.median_err_scaled);
+                sb_printf(&b, ",\n  \"correctly_rounded\": %zu,\n  \"over_bound\": %zu,\n  \"nonfinite\": %zu,\n  \"fallback\": %zu,\n", r.correctly_rounded, r.over_bound, r.nonfinite, r.fallback);
+                sb_puts(&b, "  \"bound\": "); put_num(&b, r.bound);
+                sb_printf(&b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", p.tol > 0 ? "tol" : "a priori");
+                for (size_t w = 0; w < r.n_worst; w++) {
+                    const verify_entry *e = &r.worst[w];
+                    sb_puts(&b, w ? ",\n    {\"index\": " : "\n    {\"index\": ");
+                    put_index(&b, e->index, &t[3], 1);
+                    sb_puts(&b, ", \"value\": "); put_num(&b, e->value);
+                    sb_puts(&b, ", \"true\": "); put_num(&b, e->truth);
+                    sb_puts(&b, ", \"ulp_err\": "); put_num(&b, e->ulp_err);
+                    sb_puts(&b, ", \"err_scaled\": "); put_num(&b, e->err_scaled);
+                    sb_putc(&b, '}');
+                }
+                sb_printf(&b, "%s],\n  \"pass\": %s\n}\n", r.n_worst ? "\n  " : "", r.pass ? "true" : "false");
+            } else {
+                sb_printf(&b, "entries            %zu (%s output, bound for %s compute)\n", r.entries, fmt, fp_info(p.compute)->name);
+                sb_printf(&b, "correctly rounded  %zu (%.2f%%)\n", r.correctly_rounded, r.entries ? 100.0 * r.correctly_rounded / r.entries : 100.0);
+                sb_printf(&b, "ulp_err            max %.4g, median %.4g\n", r.max_ulp_err, r.median_ulp_err);
+                sb_printf(&b, "err_scaled         max %.4g, median %.4g\n", r.max_err_scaled, r.median_err_scaled);
+                sb_printf(&b, "bound              %.4g (%s), over it: %zu\n", r.bound, p.tol > 0 ? "--tol, relative error in units of u" : "a priori, err_scaled", r.over_bound);
+                sb_printf(&b, "nonfinite          %zu\n", r.nonfinite);
+                if (r.n_worst) sb_puts(&b, "worst entries:\n");
+                for (size_t w = 0; w < r.n_worst; w++) {
+                    const verify_entry *e = &r.worst[w];
+                    sb_puts(&b, "  ");
+                    put_index(&b, e->index, &t[3], 0);
+                    sb_printf(&b, "  value %.9g  true %.9g  ulp_err %.4g  err_scaled %.4g\n", e->value, e->truth, e->ulp_err, e->err_scaled);
+                }
+                sb_puts(&b, r.pass ? "PASS\n" : "FAIL\n");
+            }
+            if (fwrite(sb_str(&b), 1, b.len, out) != b.len || fflush(out) != 0) {
+                fputs("hmp: error: cannot write the output\n", err);
+                status = CLI_EXIT_IO;
+            } else {
+                status = r.pass ? CLI_EXIT_OK : 1;
+            }
+            sb_clear(&b);
+            verify_report_clear(&r);
+        }
+    }
+    free(mask);
+    for (int f = 0; f < 4; f++) tensor_clear(&t[f]);
+    tensor_clear(&mk);
+    verify_problem_clear(&p);
+    return status;
+}
