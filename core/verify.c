@@ -142,8 +142,8 @@ static double row_allowed(const verify_problem *p, double score_error)
     ap.n_k = p->n_k;
     ap.d = p->d;
     ap.d_v = p->d_v;
-    ap.kind = ATTN_FLASH;
-    ap.tile = 1; /* the most rescaling steps: covers every tile size */
+    ap.kind = p->bound_naive ? ATTN_NAIVE : ATTN_FLASH;
+    ap.tile = p->bound_tile ? p->bound_tile : 1; /* tile 1: the most rescaling, covers every kernel */
     ap.compute = p->compute;
     ap.storage = p->out_format;
     double u = ldexp(1.0, -fp_info(p->out_format)->prec);

@@ -23,6 +23,9 @@ typedef struct verify_problem {
     fmpq_t scale;             /* otherwise this rational */
     fp_format out_format;     /* the format o was stored in: ulps and u */
     fp_format compute;        /* the precision the kernel computed in (bound) */
+    int bound_naive;          /* the bound of the naive kernel, not flash */
+    size_t bound_tile;        /* flash's key tile for the bound; 0 = any (tile 1,
+                                 the largest bound of every kernel) */
     double tol;               /* > 0: pass iff |o - x| <= tol * u * max(|x|, the
                                  smallest normal) everywhere (u = 2^-p) */
     int arb_only;             /* decide every entry with Arb balls (no fast pass) */

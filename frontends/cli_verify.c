@@ -16,7 +16,8 @@
 
 static const char verify_usage[] =
     "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M]\n"
-    "                  [--dtype bf16] [--compute f64|f32|f16|bf16] [--tol T] [--json]\n";
+    "                  [--dtype bf16] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
+    "                  [--tile T] [--tol T] [--json]\n";
 
 void cli_verify_help(FILE *out)
 {
@@ -47,6 +48,10 @@ void cli_verify_help(FILE *out)
           "  --dtype bf16     read 2-byte integer or void arrays as bfloat16\n"
           "  --compute F      the precision the kernel computed in, for the a-priori\n"
           "                   bound (default f32; f64 when O is f64)\n"
+          "  --kernel K       the bound of that kernel: naive, or flash (online\n"
+          "                   softmax over tiles of keys); default: any kernel\n"
+          "  --tile T         flash's tile of keys, for the bound (default: any tile;\n"
+          "                   the bound for tile 1 holds for every tile and kernel)\n"
           "  --tol T          pass iff every entry has |o - x| <= T*u*|x| (|x| at least\n"
           "                   the smallest normal), instead of the a-priori bound: a\n"
           "                   correctly rounded output passes --tol 1\n"
@@ -134,7 +139,8 @@ static void put_num(strbuf *b, double x)
 int cli_verify(int argc, char **argv, FILE *out, FILE *err)
 {
     const char *files[4] = { NULL, NULL, NULL, NULL }, *mask_file = NULL, *scale_text = "auto";
-    int json = 0, causal = 0, have_compute = 0, status = 0;
+    int json = 0, causal = 0, have_compute = 0, status = 0, bound_naive = 0;
+    size_t bound_tile = 0;
     double tol = 0;
     fp_format compute = FP_F32;
     tensor_read_options ro = { 0 };
@@ -160,6 +166,15 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
         } else if (strcmp(a, "--compute") == 0) {
             if (!has || fp_format_from_name(&compute, argv[i + 1]) != 0) status = verify_usage_error(err, "--compute takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
             else { have_compute = 1; i++; }
+        } else if (strcmp(a, "--kernel") == 0) {
+            if (!has || (strcmp(argv[i + 1], "naive") != 0 && strcmp(argv[i + 1], "flash") != 0)) status = verify_usage_error(err, "--kernel takes naive or flash, got", has ? argv[i + 1] : "");
+            else { bound_naive = strcmp(argv[++i], "naive") == 0; }
+        } else if (strcmp(a, "--tile") == 0) {
+            char *end;
+            long t = has ? strtol(argv[i + 1], &end, 10) : 0;
+            if (!has || *end || t < 1) status = verify_usage_error(err, "--tile needs a positive integer, got", has ? argv[i + 1] : "");
+            else bound_tile = (size_t)t;
+            i++;
         } else if (strcmp(a, "--tol") == 0) {
             char *end;
             tol = has ? strtod(argv[i + 1], &end) : 0;
@@ -237,6 +252,8 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
         p.out_format = t[3].dtype;
         p.compute = have_compute ? compute : (t[3].dtype == FP_F64 ? FP_F64 : FP_F32);
         p.tol = tol;
+        p.bound_naive = bound_naive;
+        p.bound_tile = bound_tile;
         verify_report r;
         char msg[256];
         int tty = isatty(fileno(err)) && p.count * p.n_q * p.n_k * (p.d + p.d_v) > 50000000;
@@ -268,7 +285,8 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
                 }
                 sb_printf(&b, "%s],\n  \"pass\": %s\n}\n", r.n_worst ? "\n  " : "", r.pass ? "true" : "false");
             } else {
-                sb_printf(&b, "entries            %zu (%s output, bound for %s compute)\n", r.entries, fmt, fp_info(p.compute)->name);
+                sb_printf(&b, "entries            %zu (%s output, bound for %s compute, %s)\n", r.entries, fmt, fp_info(p.compute)->name,
+                          p.bound_naive ? "naive kernel" : p.bound_tile ? "flash kernel" : "any kernel");
                 sb_printf(&b, "correctly rounded  %zu (%.2f%%)\n", r.correctly_rounded, r.entries ? 100.0 * r.correctly_rounded / r.entries : 100.0);
                 sb_printf(&b, "ulp_err            max %.4g, median %.4g\n", r.max_ulp_err, r.median_ulp_err);
                 sb_printf(&b, "err_scaled         max %.4g, median %.4g\n", r.max_err_scaled, r.median_err_scaled);
