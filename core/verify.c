@@ -154,6 +154,8 @@ typedef struct row_work {
     double *s, *pw, *err;    /* n_k: scores, weights, score error bounds */
     double *num, *wsum;      /* d_v */
     arb_ptr ap;              /* n_k: Arb weights */
+    arb_ptr ka, vta, vata, qa; /* the current problem's K, V^T, |V|^T and a q row, as balls */
+    size_t arb_problem;      /* which problem ka.. hold, + 1; 0 = none yet */
     arb_t x, w, e, lim, l, t, dot, scale;
 } row_work;
 
@@ -253,36 +255,35 @@ static void row_arb(entry_state *st, const verify_problem *p, size_t b, size_t i
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
     const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
     const double *o = p->o + (b * p->n_q + i) * dv;
+    if (w->arb_problem != b + 1) { /* exact balls of this problem's K and V, once */
+        for (size_t x = 0; x < nk * d; x++) arb_set_d(w->ka + x, k[x]);
+        for (size_t j = 0; j < nk; j++)
+            for (size_t c = 0; c < dv; c++) {
+                arb_set_d(w->vta + c * nk + j, v[j * dv + c]);
+                arb_set_d(w->vata + c * nk + j, fabs(v[j * dv + c]));
+            }
+        w->arb_problem = b + 1;
+    }
+    for (size_t c = 0; c < d; c++) arb_set_d(w->qa + c, q[c]);
     size_t left = dv;
     for (slong prec = 128; prec <= VERIFY_MAX_PREC && left; prec *= 2) {
         scale_ball(w->scale, p, prec);
         arb_zero(w->l);
+        arb_set_d(w->t, m);
         for (size_t j = 0; j < nk; j++) {
             if (!visible(p, i, j)) { arb_zero(w->ap + j); continue; }
-            arb_zero(w->dot);
-            for (size_t c = 0; c < d; c++) { /* products of doubles are exact at 128 bits */
-                arb_set_d(w->t, q[c]);
-                arb_mul_arf_d(w->t, w->t, k[j * d + c], prec);
-                arb_add(w->dot, w->dot, w->t, prec);
-            }
+            arb_dot(w->dot, NULL, 0, w->qa, 1, w->ka + j * d, 1, (slong)d, prec);
             arb_mul(w->dot, w->dot, w->scale, prec);
-            arb_set_d(w->t, m);
             arb_sub(w->dot, w->dot, w->t, prec); /* any shift is exact for softmax */
             arb_exp(w->ap + j, w->dot, prec);
             arb_add(w->l, w->l, w->ap + j, prec);
         }
-        left = 0;
+    left = 0;
         for (size_t c = 0; c < dv; c++) {
             if (st[c].decided) continue;
-            arb_zero(w->x);
-            arb_zero(w->w);
-            for (size_t j = 0; j < nk; j++) {
-                if (!visible(p, i, j)) continue;
-                arb_set_d(w->t, v[j * dv + c]);
-                arb_addmul(w->x, w->ap + j, w->t, prec);
-                arb_abs(w->t, w->t);
-                arb_addmul(w->w, w->ap + j, w->t, prec);
-            }
+            /* masked keys have weight 0 */
+            arb_dot(w->x, NULL, 0, w->ap, 1, w->vta + c * nk, 1, (slong)nk, prec);
+            arb_dot(w->w, NULL, 0, w->ap, 1, w->vata + c * nk, 1, (slong)nk, prec);
             arb_div(w->x, w->x, w->l, prec);
             arb_div(w->w, w->w, w->l, prec);
             if (!decide_entry(&st[c], o[c], w->x, w->w, allowed, p, w->e, w->lim)) left++;
@@ -437,6 +438,11 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
     w.num = mem_calloc(dv, sizeof(double));
     w.wsum = mem_calloc(dv, sizeof(double));
     w.ap = _arb_vec_init((slong)nk);
+    w.ka = _arb_vec_init((slong)(p->n_k * p->d));
+    w.vta = _arb_vec_init((slong)(p->n_k * p->d_v));
+    w.vata = _arb_vec_init((slong)(p->n_k * p->d_v));
+    w.qa = _arb_vec_init((slong)p->d);
+    w.arb_problem = 0;
     arb_init(w.x); arb_init(w.w); arb_init(w.e); arb_init(w.lim); arb_init(w.l); arb_init(w.t); arb_init(w.dot); arb_init(w.scale);
     entry_state *st = mem_calloc(dv, sizeof *st);
     double sc_rel, sc = scale_double(p, &sc_rel);
@@ -504,6 +510,10 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
     free(st);
     free(w.s); free(w.pw); free(w.err); free(w.num); free(w.wsum);
     _arb_vec_clear(w.ap, (slong)nk);
+    _arb_vec_clear(w.ka, (slong)(p->n_k * p->d));
+    _arb_vec_clear(w.vta, (slong)(p->n_k * p->d_v));
+    _arb_vec_clear(w.vata, (slong)(p->n_k * p->d_v));
+    _arb_vec_clear(w.qa, (slong)p->d);
     arb_clear(w.x); arb_clear(w.w); arb_clear(w.e); arb_clear(w.lim); arb_clear(w.l); arb_clear(w.t); arb_clear(w.dot); arb_clear(w.scale);
     return 0;
 }
