@@ -42,9 +42,7 @@ static double gamma_n(double n, double u) { return n * u / (1 - n * u); }
 
 static int visible(const verify_problem *p, size_t i, size_t j)
 {
-    if (p->causal && j > i + (p->n_k - p->n_q)) return 0;
-    if (p->mask && !p->mask[i * p->n_k + j]) return 0;
-    return 1;
+    return attn_key_visible(i, j, p->n_q, p->n_k, p->causal, p->mask);
 }
 
 /* ulp(x) = 2^(e - prec + 1), e = floor(log2 |x|) clamped at the format's

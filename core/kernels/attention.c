@@ -42,13 +42,9 @@ static int params_valid(const attn_params *p)
     return 1;
 }
 
-/* Key j is seen by query i: not masked, and with causal, j <= i + (n_k - n_q)
- * (the last query sees every key: bottom-right alignment). */
 static int visible(const attn_params *p, size_t i, size_t j)
 {
-    if (p->mask && !p->mask[i * p->n_k + j]) return 0;
-    if (p->causal && j + p->n_q > i + p->n_k) return 0;
-    return 1;
+    return attn_key_visible(i, j, p->n_q, p->n_k, p->causal, p->mask);
 }
 
 /* x rounded to nearest even in format f, as a double. */

@@ -22,6 +22,15 @@ typedef struct attn_params {
     fp_format storage;        /* inputs and output rounded to this (RNE) */
 } attn_params;
 
+/* Key j is seen by query i: not masked (mask may be NULL; n_q x n_k, 0 =
+ * masked), and with causal, j <= i + (n_k - n_q) (bottom-right alignment:
+ * the last query sees every key). No overflow for any sizes. */
+static inline int attn_key_visible(size_t i, size_t j, size_t n_q, size_t n_k, int causal, const unsigned char *mask)
+{
+    if (mask && !mask[i * n_k + j]) return 0;
+    return !causal || j + n_q <= i + n_k;
+}
+
 /* out (n_q x d_v) = attention(q (n_q x d), k (n_k x d), v (n_k x d_v)).
  * Inputs are first rounded to the storage format, every operation is done in
  * the compute format (f32 arithmetic in float), and the output is rounded to
