@@ -6,12 +6,20 @@
 
 #include <stdio.h>
 
+#include "core/buf.h"
+
 #define HMP_VERSION "0.1.0"
 
 /* Exit statuses. */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_IO 1      /* the output could not be written */
 #define CLI_EXIT_INPUT 2   /* bad input (syntax, system errors) or bad usage */
+
+/* "hmp COMMAND: MSG 'ARG'", the short usage and a pointer to --help, on err;
+ * returns CLI_EXIT_INPUT. arg may be NULL. */
+int cli_usage_error(FILE *err, const char *command, const char *usage, const char *msg, const char *arg);
+/* Writes b to out and flushes: CLI_EXIT_OK, or CLI_EXIT_IO with a message. */
+int cli_write(FILE *out, FILE *err, const strbuf *b);
 
 /* hmp run FILE|- [--json] [--inline] */
 int cli_run(int argc, char **argv, FILE *out, FILE *err);

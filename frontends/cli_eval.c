@@ -57,12 +57,7 @@ void cli_eval_help(FILE *out)
 
 static int eval_usage_error(FILE *err, const char *msg, const char *arg)
 {
-    fprintf(err, "hmp eval: %s", msg);
-    if (arg) fprintf(err, " '%s'", arg);
-    fputs("\n", err);
-    fputs(eval_usage, err);
-    fputs("try 'hmp eval --help' for more\n", err);
-    return CLI_EXIT_INPUT;
+    return cli_usage_error(err, "eval", eval_usage, msg, arg);
 }
 
 static int parse_long(long *v, const char *text, long lo, long hi)
@@ -216,10 +211,7 @@ int cli_eval(int argc, char **argv, FILE *out, FILE *err)
             strbuf b;
             sb_init(&b);
             report(&b, &in, &res, &req, json);
-            if (fwrite(sb_str(&b), 1, b.len, out) != b.len || fflush(out) != 0) {
-                fputs("hmp: error: cannot write the output\n", err);
-                status = CLI_EXIT_IO;
-            }
+            status = cli_write(out, err, &b);
             sb_clear(&b);
             eval_result_clear(&res);
         }

@@ -50,12 +50,7 @@ void cli_gen_help(FILE *out)
 
 static int gen_usage_error(FILE *err, const char *msg, const char *arg)
 {
-    fprintf(err, "hmp gen: %s", msg);
-    if (arg) fprintf(err, " '%s'", arg);
-    fputs("\n", err);
-    fputs(gen_usage, err);
-    fputs("try 'hmp gen --help' for more\n", err);
-    return CLI_EXIT_INPUT;
+    return cli_usage_error(err, "gen", gen_usage, msg, arg);
 }
 
 /* number -> digit { digit }, at most max. 0 on success. */

@@ -63,12 +63,7 @@ void cli_run_help(FILE *out)
 
 static int run_usage_error(FILE *err, const char *msg, const char *arg)
 {
-    fprintf(err, "hmp run: %s", msg);
-    if (arg) fprintf(err, " '%s'", arg);
-    fputs("\n", err);
-    fputs(run_usage, err);
-    fputs("try 'hmp run --help' for more\n", err);
-    return CLI_EXIT_INPUT;
+    return cli_usage_error(err, "run", run_usage, msg, arg);
 }
 
 /* The total size of the roots written out as trees: tree(t) = 1 + the sum of
@@ -222,10 +217,7 @@ int cli_run(int argc, char **argv, FILE *out, FILE *err)
         strbuf b;
         sb_init(&b);
         run_report(&b, &in.system, &opt);
-        if (fwrite(sb_str(&b), 1, b.len, out) != b.len || fflush(out) != 0) {
-            fputs("hmp: error: cannot write the output\n", err);
-            status = CLI_EXIT_IO;
-        }
+        status = cli_write(out, err, &b);
         sb_clear(&b);
     }
     input_clear(&in);

@@ -64,12 +64,7 @@ void cli_verify_help(FILE *out)
 
 static int verify_usage_error(FILE *err, const char *msg, const char *arg)
 {
-    fprintf(err, "hmp verify: %s", msg);
-    if (arg) fprintf(err, " '%s'", arg);
-    fputs("\n", err);
-    fputs(verify_usage, err);
-    fputs("try 'hmp verify --help' for more\n", err);
-    return CLI_EXIT_INPUT;
+    return cli_usage_error(err, "verify", verify_usage, msg, arg);
 }
 
 /* FILE or FILE.safetensors:NAME */
@@ -301,12 +296,8 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
                 }
                 sb_puts(&b, r.pass ? "PASS\n" : "FAIL\n");
             }
-            if (fwrite(sb_str(&b), 1, b.len, out) != b.len || fflush(out) != 0) {
-                fputs("hmp: error: cannot write the output\n", err);
-                status = CLI_EXIT_IO;
-            } else {
-                status = r.pass ? CLI_EXIT_OK : 1;
-            }
+            status = cli_write(out, err, &b);
+            if (status == CLI_EXIT_OK && !r.pass) status = 1;
             sb_clear(&b);
             verify_report_clear(&r);
         }
