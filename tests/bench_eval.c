@@ -2,19 +2,12 @@
  * certified digits (and to f32), timed apart from parsing and inlining. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/eval/eval.h"
 #include "core/parse.h"
 #include "core/system.h"
 #include "frontends/gen.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "tests/benchlib.h"
 
 static int bench(uint32_t n, uint32_t d, int scale, slong digits, int use_format)
 {
@@ -23,12 +16,8 @@ static int bench(uint32_t n, uint32_t d, int scale, slong digits, int use_format
     opt.n = n;
     opt.d = d;
     opt.scale = scale;
-    strbuf text;
-    sb_init(&text);
-    if (gen_attention_sb(&text, &opt) != 0) return 1;
     source src;
-    source_from_string(&src, "bench.hmp", text.data, text.len);
-    sb_clear(&text);
+    if (bench_source(&src, &opt) != 0) return 1;
     term_store s;
     script sc;
     diag_list dl;
@@ -36,10 +25,10 @@ static int bench(uint32_t n, uint32_t d, int scale, slong digits, int use_format
     term_store_init(&s);
     script_init(&sc);
     diag_init(&dl);
-    double t0 = now();
+    double t0 = bench_now();
     int bad = parse_script(&sc, &s, &dl, &src) || sys_build(&y, &s, &sc, &dl);
     for (size_t i = 0; !bad && i < y.n_outputs; i++) sys_inline_relation(&y, (size_t)sys_relation_of(&y, y.outputs[i]));
-    double t1 = now();
+    double t1 = bench_now();
     eval_request req;
     eval_request_init(&req);
     req.digits = digits;
@@ -50,7 +39,7 @@ static int bench(uint32_t n, uint32_t d, int scale, slong digits, int use_format
         diag_print(stderr, &dl);
         return 1;
     }
-    double t2 = now();
+    double t2 = bench_now();
     size_t exact = 0;
     for (size_t i = 0; i < res.n; i++) exact += res.v[i].prec == 0;
     printf("attention %u %u%s, %zu outputs to %ld digits%s: eval %.3f s (%.1f us/output), ingest %.3f s, "

@@ -4,19 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "core/parse.h"
 #include "core/system.h"
 #include "core/term.h"
 #include "frontends/gen.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "tests/benchlib.h"
 
 static int bench(uint32_t n, uint32_t d, int symbolic, int reps)
 {
@@ -25,13 +18,9 @@ static int bench(uint32_t n, uint32_t d, int symbolic, int reps)
     opt.n = n;
     opt.d = d;
     opt.symbolic = symbolic;
-    strbuf text;
-    sb_init(&text);
-    if (gen_attention_sb(&text, &opt) != 0) return 1;
     source src;
-    source_from_string(&src, "bench.hmp", text.data, text.len);
-    size_t bytes = text.len;
-    sb_clear(&text);
+    if (bench_source(&src, &opt) != 0) return 1;
+    size_t bytes = src.len;
     double best = 1e30, best_parse = 0, best_sys = 0, best_inline = 0;
     uint32_t nodes = 0;
     size_t mem = 0, dag = 0, rels = 0;
@@ -43,15 +32,15 @@ static int bench(uint32_t n, uint32_t d, int symbolic, int reps)
         term_store_init(&s);
         script_init(&sc);
         diag_init(&dl);
-        double t0 = now();
+        double t0 = bench_now();
         int bad = parse_script(&sc, &s, &dl, &src);
-        double t1 = now();
+        double t1 = bench_now();
         bad |= sys_build(&y, &s, &sc, &dl);
-        double t2 = now();
+        double t2 = bench_now();
         term_id *roots = malloc((y.n_outputs + 1) * sizeof *roots);
         for (size_t i = 0; !bad && i < y.n_outputs; i++)
             roots[i] = sys_inline_relation(&y, (size_t)sys_relation_of(&y, y.outputs[i]));
-        double t3 = now();
+        double t3 = bench_now();
         if (bad) {
             diag_print(stderr, &dl);
             return 1;
