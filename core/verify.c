@@ -311,10 +311,10 @@ static void row_arb(entry_state *st, const verify_problem *p, size_t b, size_t i
 
 /* The fast pass over row i in double precision with a rigorous error bound
  * (docs/VERIFY.md, "The fast pass"). Decides what it can in st. Returns the
- * shift m used (the largest computed score), and in *score_error the bound
- * on the score error of a kernel computing in p->compute. */
+ * shift m used (the largest computed score), and in *allowed the row's
+ * allowed err_scaled (row_allowed for a kernel computing in p->compute). */
 static double row_fast(entry_state *st, const verify_problem *p, size_t b, size_t i, double sc, double sc_rel,
-                       double *score_error, row_work *w)
+                       double *allowed, row_work *w)
 {
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
     const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
@@ -343,7 +343,7 @@ static double row_fast(entry_state *st, const verify_problem *p, size_t b, size_
         double ec = 1.01 * gdc * adot * fabs(sc); /* what a kernel in the compute precision may get wrong */
         if (ec > sigma_c) sigma_c = ec;
     }
-    *score_error = sigma_c;
+    *allowed = row_allowed(p, sigma_c);
     if (n_vis == 0) { /* every key masked: the true output is 0 */
         arb_zero(w->x);
         arb_zero(w->w);
@@ -399,8 +399,7 @@ static double row_fast(entry_state *st, const verify_problem *p, size_t b, size_
         double wrel = (rel + 2 * eps + 4 * gn) * (1 + 0x1p-30);
         arb_set_d(w->w, w->wsum[c] / l);
         mag_set_d(arb_radref(w->w), what * wrel + 2 * tiny * vmax[c] / l + 0x1p-1070);
-        double allowed = row_allowed(p, sigma_c);
-        if (!p->arb_only) decide_entry(&st[c], o[c], w->x, w->w, allowed, p, w->e, w->lim);
+        if (!p->arb_only) decide_entry(&st[c], o[c], w->x, w->w, *allowed, p, w->e, w->lim);
     }
     return m;
 }
@@ -449,9 +448,8 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
     for (size_t row = 0; row < rows; row++) {
         size_t b = row / p->n_q, i = row % p->n_q;
         memset(st, 0, dv * sizeof *st);
-        double score_error;
-        double m = row_fast(st, p, b, i, sc, sc_rel, &score_error, &w);
-        double allowed = row_allowed(p, score_error);
+        double allowed;
+        double m = row_fast(st, p, b, i, sc, sc_rel, &allowed, &w);
         if (allowed > r->bound) r->bound = allowed;
         size_t undecided = 0;
         for (size_t c = 0; c < p->d_v; c++) undecided += !st[c].decided;
