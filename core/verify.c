@@ -40,9 +40,17 @@ void verify_report_clear(verify_report *r)
 /* gamma_n = n u / (1 - n u) (Higham, Accuracy and Stability, eq. 3.8). */
 static double gamma_n(double n, double u) { return n * u / (1 - n * u); }
 
-static int visible(const verify_problem *p, size_t i, size_t j)
+/* The mask matrix of problem b (NULL: none). */
+static const unsigned char *mask_of(const verify_problem *p, size_t b)
 {
-    return attn_key_visible(i, j, p->n_q, p->n_k, p->causal, p->mask);
+    if (!p->mask) return NULL;
+    size_t mc = p->mask_count ? p->mask_count : 1;
+    return p->mask + (b % mc) * p->n_q * p->n_k;
+}
+
+static int visible(const verify_problem *p, size_t b, size_t i, size_t j)
+{
+    return attn_key_visible(i, j, p->n_q, p->n_k, p->causal, mask_of(p, b));
 }
 
 /* ulp(x) = 2^(e - prec + 1), e = floor(log2 |x|) clamped at the format's
@@ -199,7 +207,7 @@ static int row_rational(fmpq_t out, const verify_problem *p, size_t b, size_t i,
     arf_init(f);
     size_t *idx = mem_calloc(nk, sizeof *idx), n = 0;
     for (size_t j = 0; j < nk; j++) {
-        if (!visible(p, i, j)) continue;
+        if (!visible(p, b, i, j)) continue;
         idx[n++] = j;
         for (size_t cc = 0; cc < d; cc++) {
             arf_set_d(f, q[cc]);
@@ -269,7 +277,7 @@ static void row_arb(entry_state *st, const verify_problem *p, size_t b, size_t i
         arb_zero(w->l);
         arb_set_d(w->t, m);
         for (size_t j = 0; j < nk; j++) {
-            if (!visible(p, i, j)) { arb_zero(w->ap + j); continue; }
+            if (!visible(p, b, i, j)) { arb_zero(w->ap + j); continue; }
             arb_dot(w->dot, NULL, 0, w->qa, 1, w->ka + j * d, 1, (slong)d, prec);
             arb_mul(w->dot, w->dot, w->scale, prec);
             arb_sub(w->dot, w->dot, w->t, prec); /* any shift is exact for softmax */
@@ -293,7 +301,7 @@ static void row_arb(entry_state *st, const verify_problem *p, size_t b, size_t i
     for (size_t c = 0; c < dv; c++) {
         if (st[c].decided || !row_rational(r, p, b, i, c)) continue;
         arb_zero(w->w); /* sum_j a_j |v_j| from the last balls, for err_scaled */
-        for (size_t j = 0; j < nk; j++) if (visible(p, i, j)) { arb_set_d(w->t, fabs(v[j * dv + c])); arb_addmul(w->w, w->ap + j, w->t, 256); }
+        for (size_t j = 0; j < nk; j++) if (visible(p, b, i, j)) { arb_set_d(w->t, fabs(v[j * dv + c])); arb_addmul(w->w, w->ap + j, w->t, 256); }
         arb_div(w->w, w->w, w->l, 256);
         /* the exact value decides the rounding; a tie is not a ball's business */
         st[c].bits = fp_round_fmpq(r, p->out_format);
@@ -324,7 +332,7 @@ static double row_fast(entry_state *st, const verify_problem *p, size_t b, size_
     double m = -INFINITY, sigma_c = 0;
     size_t n_vis = 0;
     for (size_t j = 0; j < nk; j++) {
-        if (!visible(p, i, j)) { w->s[j] = -INFINITY; continue; }
+        if (!visible(p, b, i, j)) { w->s[j] = -INFINITY; continue; }
         n_vis++;
         double dot = 0, adot = 0;
         const double *kj = k + j * d;

@@ -17,7 +17,9 @@ typedef struct verify_problem {
     size_t n_q, n_k, d, d_v;
     const double *q, *k, *v;  /* count x n x d, row-major, exact */
     const double *o;          /* count x n_q x d_v: the output to check */
-    const unsigned char *mask;/* NULL, or n_q x n_k (shared) with 0 = masked */
+    const unsigned char *mask;/* NULL, or mask_count matrices n_q x n_k, 0 = masked;
+                                 problem b uses matrix b % mask_count */
+    size_t mask_count;        /* 1 (shared), heads, or count; 0 means 1 */
     int causal;               /* key j seen by query i iff j <= i + n_k - n_q */
     int scale_auto;           /* scale = 1/sqrt(d), exactly */
     fmpq_t scale;             /* otherwise this rational */
