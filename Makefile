@@ -6,14 +6,16 @@ CC ?= cc
 OPT ?= -O2
 SAN ?=
 CFLAGS ?=
-CFLAGS += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(SAN)
-CPPFLAGS += -I. -MMD -MP
-LDFLAGS += $(SAN)
-LIBS := -lflint-arb -lflint -lmpfr -lgmp -lreadline -lm -lpthread
+CFLAGS += -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -fopenmp $(SAN)
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CPPFLAGS += -I. $(BLAS_CFLAGS) -MMD -MP
+LDFLAGS += -fopenmp $(SAN)
+LIBS := -lflint-arb -lflint -lmpfr -lgmp $(BLAS_LIBS) -lreadline -lm -lpthread
 TEST_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 DEB_PACKAGES := libgmp-dev libmpfr-dev libflint-dev libflint-arb-dev libcriterion-dev \
-                libreadline-dev pkg-config python3-numpy
+                libreadline-dev libopenblas-dev pkg-config python3-numpy
 
 LIB_SRC := $(sort $(wildcard core/*.c core/eval/*.c core/kernels/*.c rewrite/*.c) \
                   $(filter-out frontends/main.c,$(wildcard frontends/*.c)))

@@ -31,6 +31,8 @@ typedef struct verify_problem {
     double tol;               /* > 0: pass iff |o - x| <= tol * u * max(|x|, the
                                  smallest normal) everywhere (u = 2^-p) */
     int arb_only;             /* decide every entry with Arb balls (no fast pass) */
+    int skip_fast;            /* no decisions by the first pass: the second
+                                 (double-double) pass and the balls decide */
 } verify_problem;
 
 void verify_problem_init(verify_problem *p);
@@ -50,6 +52,7 @@ typedef struct verify_report {
     size_t over_bound;        /* entries past the bound (or --tol) */
     size_t nonfinite;         /* NaN or infinity where the truth is finite */
     size_t correctly_rounded; /* o equals the correctly rounded truth */
+    size_t refined;           /* entries decided by the double-double pass */
     size_t fallback;          /* entries decided by Arb balls */
     double bound;             /* the largest allowed err_scaled */
     verify_entry worst[VERIFY_WORST];

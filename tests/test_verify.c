@@ -63,8 +63,36 @@ static void reference(problem_data *P, int causal, fp_format f, double scale_num
             arf_t a; /* one rounding from 300 bits to the format */
             arf_init(a);
             arf_set_mpfr(a, acc);
-            P->truth[i * P->dv + c] = fp_bits_to_double(fp_round_arf(a, f), f);
+            double xr = fp_bits_to_double(fp_round_arf(a, f), f);
             arf_clear(a);
+            /* x within 2^-280 of a midpoint beta between two values of the
+             * format (tied keys whose mean is beta, the others' weights
+             * below 2^-300): the side from the sign of sum_j e_j (v_j - beta),
+             * where equal scores give equal e_j and their terms cancel */
+            for (int dir = -1; dir <= 1; dir += 2) {
+                uint64_t bits = fp_round_double(xr, f);
+                int neg = signbit(xr) != 0;
+                double nb = fp_bits_to_double(xr == 0 ? (dir > 0 ? 1 : ((uint64_t)1 << (fp_info(f)->bits - 1)) | 1)
+                                                      : (dir > 0) != neg ? bits + 1 : bits - 1, f);
+                double beta = 0.5 * (xr + nb); /* exact for f16, bf16 and f32 */
+                mpfr_set_d(t, beta, MPFR_RNDN);
+                mpfr_sub(t, acc, t, MPFR_RNDN);
+                if (mpfr_zero_p(t) || mpfr_get_exp(t) < mpfr_get_exp(acc) - 280) {
+                    mpfr_set_zero(l, 1);
+                    for (size_t j = 0; j < P->nk; j++) {
+                        if (mpfr_inf_p(sj[j])) continue;
+                        mpfr_sub(e, sj[j], m, MPFR_RNDN);
+                        mpfr_exp(e, e, MPFR_RNDN);
+                        mpfr_mul_d(e, e, P->v[j * P->dv + c] - beta, MPFR_RNDN);
+                        mpfr_add(l, l, e, MPFR_RNDN);
+                    }
+                    int sg = mpfr_sgn(l);
+                    if (sg != 0) xr = sg * (nb - xr) > 0 ? nb : xr;
+                    else xr = fp_bits_to_double(fp_round_double(beta, f), f);
+                    break;
+                }
+            }
+            P->truth[i * P->dv + c] = xr;
         }
     }
     for (size_t j = 0; j < P->nk; j++) mpfr_clear(sj[j]);
@@ -235,6 +263,91 @@ Test(verify, kernels_within_bound)
         verify_report_clear(&r);
         verify_problem_clear(&vp);
         unmake(&P);
+    }
+    mpfr_free_cache();
+}
+
+/* The three ways to decide an entry (the BLAS pass, the double-double pass,
+ * Arb balls) give the same truths and verdicts, on several problems at once
+ * (per-problem masks), kernel outputs with real errors, more rows than one
+ * block, and hard cases: scores of 1e4, tied keys, fully masked rows, tiny
+ * and subnormal values. The truths also match the MPFR reference. */
+Test(verify, three_passes_agree)
+{
+    rng.state = 2024;
+    static const fp_format fmts[] = { FP_F32, FP_F16, FP_BF16, FP_F32 };
+    for (int it = 0; it < 24 * test_multiplier(); it++) {
+        fp_format f = fmts[it % 4];
+        size_t count = 1 + test_randn(&rng, 3);
+        size_t n = it % 6 == 5 ? 300 + test_randn(&rng, 40) : 1 + test_randn(&rng, 20);
+        size_t nk = it % 6 == 5 ? 1 + test_randn(&rng, 6) : 1 + test_randn(&rng, 70);
+        size_t d = 1 + test_randn(&rng, 9), dv = 1 + test_randn(&rng, 5);
+        double qs = it % 4 == 1 ? 1e4 : it % 4 == 2 ? 30 : 1;
+        int causal = it % 3 == 0;
+        problem_data *P = calloc(count, sizeof *P);
+        double *q = calloc(count * n * d, sizeof(double)), *k = calloc(count * nk * d, sizeof(double));
+        double *v = calloc(count * nk * dv, sizeof(double)), *o = calloc(count * n * dv, sizeof(double));
+        unsigned char *mask = NULL;
+        if (it % 5 == 2) { /* one mask per problem, row 0 fully masked */
+            mask = malloc(count * n * nk);
+            for (size_t x = 0; x < count * n * nk; x++) mask[x] = test_randn(&rng, 4) != 0;
+            for (size_t b = 0; b < count; b++) memset(mask + b * n * nk, 0, nk);
+        }
+        for (size_t b = 0; b < count; b++) {
+            make(&P[b], n, nk, d, dv, qs, f);
+            if (it % 7 == 3 && nk > 1) /* tied keys: key 1 repeats key 0 */
+                memcpy(P[b].k + d, P[b].k, d * sizeof(double));
+            if (it % 8 == 6) /* tiny values: subnormal in f16 and bf16 weights of v */
+                for (size_t x = 0; x < nk * dv; x++) P[b].v[x] = in_format(P[b].v[x] * 0x1p-20, f);
+            if (mask) P[b].mask = memcpy(malloc(n * nk), mask + b * n * nk, n * nk);
+            reference(&P[b], causal, f, 0, 0);
+            /* a kernel's output (f32 compute, flash with tile 3), not the truth */
+            attn_params ap;
+            memset(&ap, 0, sizeof ap);
+            ap.n_q = n; ap.n_k = nk; ap.d = d; ap.d_v = dv;
+            ap.kind = ATTN_FLASH; ap.tile = 3; ap.compute = FP_F32; ap.storage = f;
+            ap.causal = causal; ap.mask = P[b].mask; ap.scale = 1 / sqrt((double)d);
+            cr_assert_eq(attn_run(P[b].o, P[b].q, P[b].k, P[b].v, &ap), 0);
+            memcpy(q + b * n * d, P[b].q, n * d * sizeof(double));
+            memcpy(k + b * nk * d, P[b].k, nk * d * sizeof(double));
+            memcpy(v + b * nk * dv, P[b].v, nk * dv * sizeof(double));
+            memcpy(o + b * n * dv, P[b].o, n * dv * sizeof(double));
+        }
+        verify_problem vp;
+        setup_problem(&vp, &P[0], f, causal);
+        vp.count = count;
+        vp.q = q; vp.k = k; vp.v = v; vp.o = o;
+        vp.mask = mask;
+        vp.mask_count = count;
+        verify_report r[3];
+        char err[128];
+        for (int mode = 0; mode < 3; mode++) {
+            vp.skip_fast = mode == 1;
+            vp.arb_only = mode == 2;
+            cr_assert_eq(verify_run(&r[mode], &vp, NULL, NULL, err, sizeof err), 0);
+        }
+        size_t total = count * n * dv;
+        for (int mode = 1; mode < 3; mode++) {
+            cr_assert_eq(memcmp(r[0].truth_bits, r[mode].truth_bits, total * sizeof(uint64_t)), 0, "case %d mode %d", it, mode);
+            cr_assert_eq(r[0].over_bound, r[mode].over_bound, "case %d mode %d", it, mode);
+            cr_assert_eq(r[0].correctly_rounded, r[mode].correctly_rounded, "case %d mode %d", it, mode);
+            for (size_t t = 0; t < total; t++)
+                cr_assert(fabs(r[0].ulp_err[t] - r[mode].ulp_err[t]) <= 1e-6 * fmax(1, r[0].ulp_err[t]),
+                          "case %d entry %zu: %.17g vs %.17g", it, t, r[0].ulp_err[t], r[mode].ulp_err[t]);
+        }
+        cr_assert_eq(r[1].refined + r[1].fallback <= total, 1);
+        for (size_t b = 0; b < count; b++)
+            for (size_t t = 0; t < n * dv; t++) {
+                double truth = fp_bits_to_double(r[0].truth_bits[b * n * dv + t], f);
+                cr_assert(truth == P[b].truth[t] || (truth == 0 && P[b].truth[t] == 0),
+                          "case %d problem %zu entry %zu: %.17g vs MPFR %.17g", it, b, t, truth, P[b].truth[t]);
+            }
+        /* the kernel's output lies within its proven bound */
+        cr_assert(r[0].pass, "case %d: %zu over the bound, max err_scaled %g (bound %g)", it, r[0].over_bound, r[0].max_err_scaled, r[0].bound);
+        for (int mode = 0; mode < 3; mode++) verify_report_clear(&r[mode]);
+        verify_problem_clear(&vp);
+        for (size_t b = 0; b < count; b++) unmake(&P[b]);
+        free(P); free(q); free(k); free(v); free(o); free(mask);
     }
     mpfr_free_cache();
 }
