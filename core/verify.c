@@ -198,12 +198,15 @@ typedef struct prob_work {
     double eta;                      /* the underflow allowance (underflow_eta) */
     arb_ptr ka, vta, vata;
     int balls;                       /* ka, vta, vata hold this problem */
+    size_t arb_rows;                 /* rows of this problem sent to the balls */
 } prob_work;
 
 /* One thread's scratch for the Arb and double-double passes of a row. */
 typedef struct row_work {
     double *s, *pw;          /* n_k: scores, weights */
     arb_ptr ap, qa;          /* n_k Arb weights, d: the q row */
+    arb_ptr kr, vc, vac;     /* d: a k row; n_k: a column of V and of |V|
+                                (when the problem's balls are not cached) */
     arb_t x, w, e, lim, l, t, dot, scale;
 } row_work;
 
@@ -535,7 +538,7 @@ static void row_arb(entry_state *st, const verify_problem *p, const prob_work *p
                     double allowed, double eta, row_work *w)
 {
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
-    const double *q = p->q + (b * p->n_q + i) * d;
+    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
     const double *o = p->o + (b * p->n_q + i) * dv;
     for (size_t c = 0; c < d; c++) arb_set_d(w->qa + c, q[c]);
     size_t left = dv;
@@ -545,7 +548,12 @@ static void row_arb(entry_state *st, const verify_problem *p, const prob_work *p
         arb_set_d(w->t, m);
         for (size_t j = 0; j < nk; j++) {
             if (!visible(p, b, i, j)) { arb_zero(w->ap + j); continue; }
-            arb_dot(w->dot, NULL, 0, w->qa, 1, pk->ka + j * d, 1, (slong)d, prec);
+            arb_srcptr kp = pk->balls ? pk->ka + j * d : NULL;
+            if (!pk->balls) { /* exact balls of k_j here */
+                for (size_t c = 0; c < d; c++) arb_set_d(w->kr + c, k[j * d + c]);
+                kp = w->kr;
+            }
+            arb_dot(w->dot, NULL, 0, w->qa, 1, kp, 1, (slong)d, prec);
             arb_mul(w->dot, w->dot, w->scale, prec);
             arb_sub(w->dot, w->dot, w->t, prec); /* any shift is exact for softmax */
             arb_exp(w->ap + j, w->dot, prec);
@@ -555,8 +563,17 @@ static void row_arb(entry_state *st, const verify_problem *p, const prob_work *p
         for (size_t c = 0; c < dv; c++) {
             if (st[c].decided) continue;
             /* masked keys have weight 0 */
-            arb_dot(w->x, NULL, 0, w->ap, 1, pk->vta + c * nk, 1, (slong)nk, prec);
-            arb_dot(w->w, NULL, 0, w->ap, 1, pk->vata + c * nk, 1, (slong)nk, prec);
+            arb_srcptr vp = pk->balls ? pk->vta + c * nk : NULL, vap = pk->balls ? pk->vata + c * nk : NULL;
+            if (!pk->balls) {
+                for (size_t j = 0; j < nk; j++) {
+                    arb_set_d(w->vc + j, v[j * dv + c]);
+                    arb_set_d(w->vac + j, fabs(v[j * dv + c]));
+                }
+                vp = w->vc;
+                vap = w->vac;
+            }
+            arb_dot(w->x, NULL, 0, w->ap, 1, vp, 1, (slong)nk, prec);
+            arb_dot(w->w, NULL, 0, w->ap, 1, vap, 1, (slong)nk, prec);
             arb_div(w->x, w->x, w->l, prec);
             arb_div(w->w, w->w, w->l, prec);
             if (!decide_entry(&st[c], o[c], w->x, w->w, allowed, eta, p, w->e, w->lim)) left++;
@@ -930,6 +947,7 @@ static void prob_work_set(prob_work *pk, const verify_problem *p, size_t b)
     for (size_t c = 0; c < dv; c++) vm = fmax(vm, pk->vmax[c]);
     pk->eta = underflow_eta(p, vm);
     pk->balls = 0;
+    pk->arb_rows = 0;
 }
 
 /* The exact balls of problem b's K, V^T and |V|^T, once a row needs them. */
@@ -959,6 +977,9 @@ static void row_work_init(row_work *w, const verify_problem *p)
     w->pw = mem_calloc(nk, sizeof(double));
     w->ap = _arb_vec_init((slong)nk);
     w->qa = _arb_vec_init((slong)p->d);
+    w->kr = _arb_vec_init((slong)p->d);
+    w->vc = _arb_vec_init((slong)nk);
+    w->vac = _arb_vec_init((slong)nk);
     arb_init(w->x); arb_init(w->w); arb_init(w->e); arb_init(w->lim);
     arb_init(w->l); arb_init(w->t); arb_init(w->dot); arb_init(w->scale);
 }
@@ -968,6 +989,9 @@ static void row_work_clear(row_work *w, const verify_problem *p)
     free(w->s); free(w->pw);
     _arb_vec_clear(w->ap, (slong)(p->n_k ? p->n_k : 1));
     _arb_vec_clear(w->qa, (slong)p->d);
+    _arb_vec_clear(w->kr, (slong)p->d);
+    _arb_vec_clear(w->vc, (slong)(p->n_k ? p->n_k : 1));
+    _arb_vec_clear(w->vac, (slong)(p->n_k ? p->n_k : 1));
     arb_clear(w->x); arb_clear(w->w); arb_clear(w->e); arb_clear(w->lim);
     arb_clear(w->l); arb_clear(w->t); arb_clear(w->dot); arb_clear(w->scale);
 }
@@ -1010,7 +1034,8 @@ static void report_row(verify_report *r, const verify_problem *p, size_t row, en
         r->err_scaled[idx] = st[c].err_scaled;
         if (!isfinite(o)) r->nonfinite++;
         r->over_bound += st[c].over;
-        r->correctly_rounded += isfinite(o) && fp_round_double(o, p->out_format) == st[c].bits;
+        double tv = fp_bits_to_double(st[c].bits, p->out_format);
+        r->correctly_rounded += isfinite(o) && o == tv && !signbit(o) == !signbit(tv);
     }
 }
 
@@ -1065,7 +1090,8 @@ static void verify_rows(verify_report *r, const verify_problem *p, void (*progre
                 nneed = n2;
             }
             if (nneed) {
-                prob_work_balls(&pk, p, b);
+                pk.arb_rows += nneed;
+                if (pk.arb_rows > 32) prob_work_balls(&pk, p, b); /* many rows: convert once */
                 for (size_t x = 0; x < nneed; x++) r->fallback += row_undecided(st + need[x] * dv, dv);
 #pragma omp parallel for schedule(dynamic, 1)
                 for (size_t x = 0; x < nneed; x++) {

@@ -10,31 +10,43 @@ for b in "$top/$BUILD"/tests/bench_*; do
     echo "== ${b##*/}"
     "$b" || exit 1
 done
-# hmp verify of an f32 output (n = 4096, d = 64, one head) against numpy's f64
-# attention on the same inputs, timed in the same run.
+# hmp verify of f32 outputs against numpy's f64 attention on the same inputs
+# (the same OpenBLAS), timed in the same run: the best of 3 for each.
+# Cases: n = 4096, d = 64, one head; n = 1024, d = 128; 8 heads of n = 1024,
+# d = 64.
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 dir=$(mktemp -d)
-echo "== verify"
-"$PY" - "$dir" <<'PY' || exit 1
+echo "== verify (threads: ${OMP_NUM_THREADS:-$(nproc)})"
+for case in "1 4096 64" "1 1024 128" "8 1024 64"; do
+    set -- $case
+    "$PY" - "$dir" "$1" "$2" "$3" <<'PY' || exit 1
 import sys, time, numpy as np
-d = sys.argv[1]
+d, heads, n, dim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = np.random.default_rng(3)
-n, dim = 4096, 64
-q, k, v = (rng.standard_normal((n, dim)).astype(np.float32) for _ in range(3))
-t = time.time()
-s = q.astype(np.float64) @ k.astype(np.float64).T / np.sqrt(dim)
-p = np.exp(s - s.max(-1, keepdims=True))
-o64 = (p @ v.astype(np.float64)) / p.sum(-1, keepdims=True)
-print("numpy f64 attention n=%d d=%d: %.3f s" % (n, dim, time.time() - t))
-open(d + "/numpy_seconds", "w").write("%.6f" % (time.time() - t))
-s = q @ k.T / np.float32(np.sqrt(dim)); p = np.exp(s - s.max(-1, keepdims=True))
+shape = (heads, n, dim) if heads > 1 else (n, dim)
+q, k, v = (rng.standard_normal(shape).astype(np.float32) for _ in range(3))
+best = 1e9
+for rep in range(3):
+    t = time.time()
+    s = q.astype(np.float64) @ np.swapaxes(k.astype(np.float64), -1, -2) / np.sqrt(dim)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    o64 = (p @ v.astype(np.float64)) / p.sum(-1, keepdims=True)
+    best = min(best, time.time() - t)
+open(d + "/numpy_seconds", "w").write("%.6f" % best)
+s = q @ np.swapaxes(k, -1, -2) / np.float32(np.sqrt(dim)); p = np.exp(s - s.max(-1, keepdims=True))
 o = ((p @ v) / p.sum(-1, keepdims=True)).astype(np.float32)
 for name, a in dict(q=q, k=k, v=v, o=o).items(): np.save(d + "/" + name + ".npy", a)
 PY
-start=$(date +%s.%N)
-"$top/$BUILD/hmp" verify --q "$dir/q.npy" --k "$dir/k.npy" --v "$dir/v.npy" --out "$dir/o.npy" --json > "$dir/report.json"
-end=$(date +%s.%N)
-grep -E '"entries"|"fallback"|"pass"' "$dir/report.json" | tr -d '\n'; echo
-awk -v a="$start" -v b="$end" -v np="$(cat "$dir/numpy_seconds")" \
-    'BEGIN { printf "hmp verify (f32 output): %.3f s, %.1fx numpy f64 attention\n", b - a, (b - a) / np }'
+    best=""
+    for rep in 1 2 3; do
+        start=$(date +%s.%N)
+        "$top/$BUILD/hmp" verify --q "$dir/q.npy" --k "$dir/k.npy" --v "$dir/v.npy" --out "$dir/o.npy" --json > "$dir/report.json"
+        end=$(date +%s.%N)
+        best=$(awk -v a="$start" -v b="$end" -v best="$best" 'BEGIN { t = b - a; if (best == "" || t < best) best = t; printf "%.6f", best }')
+    done
+    printf 'heads %s n %s d %s: ' "$1" "$2" "$3"
+    grep -E '"entries"|"refined"|"fallback"|"pass"' "$dir/report.json" | tr -d '\n ' ; echo
+    awk -v t="$best" -v np="$(cat "$dir/numpy_seconds")" \
+        'BEGIN { printf "  numpy f64 attention %.3f s; hmp verify (f32 output) %.3f s: %.1fx\n", np, t, t / np }'
+done
 rm -rf "$dir"
