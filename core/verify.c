@@ -37,6 +37,7 @@ void verify_report_clear(verify_report *r)
     free(r->truth_bits);
     free(r->ulp_err);
     free(r->err_scaled);
+    free(r->over);
     memset(r, 0, sizeof *r);
 }
 
@@ -1034,6 +1035,7 @@ static void report_row(verify_report *r, const verify_problem *p, size_t row, en
         r->err_scaled[idx] = st[c].err_scaled;
         if (!isfinite(o)) r->nonfinite++;
         r->over_bound += st[c].over;
+        r->over[idx] = (unsigned char)st[c].over;
         double tv = fp_bits_to_double(st[c].bits, p->out_format);
         r->correctly_rounded += isfinite(o) && o == tv && !signbit(o) == !signbit(tv);
     }
@@ -1077,13 +1079,14 @@ static void verify_rows(verify_report *r, const verify_problem *p, void (*progre
             for (size_t ii = 0; ii < rb; ii++)
                 if (row_undecided(st + ii * dv, dv)) need[nneed++] = ii;
             if (nneed && !p->arb_only) {
+                for (size_t x = 0; x < nneed; x++) r->refined += row_undecided(st + need[x] * dv, dv);
 #pragma omp parallel for schedule(dynamic, 1)
                 for (size_t x = 0; x < nneed; x++) {
                     size_t ii = need[x];
                     row_dd(st + ii * dv, p, &pk, b, r0 + ii, bw.a + ii * nk, bw.m[ii], bw.allowed[ii], sc, sc_rel,
                            &ws[omp_get_thread_num()]);
                 }
-                for (size_t x = 0; x < nneed; x++) r->refined += dv - row_undecided(st + need[x] * dv, dv);
+                for (size_t x = 0; x < nneed; x++) r->refined -= row_undecided(st + need[x] * dv, dv);
                 size_t n2 = 0;
                 for (size_t x = 0; x < nneed; x++)
                     if (row_undecided(st + need[x] * dv, dv)) need[n2++] = need[x];
@@ -1161,6 +1164,7 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
     r->truth_bits = mem_calloc(total ? total : 1, sizeof *r->truth_bits);
     r->ulp_err = mem_calloc(total ? total : 1, sizeof *r->ulp_err);
     r->err_scaled = mem_calloc(total ? total : 1, sizeof *r->err_scaled);
+    r->over = mem_calloc(total ? total : 1, 1);
     r->bound = 0;
     verify_rows(r, p, progress, ctx);
     /* summary: maxima, medians, the worst entries by ulp_err */

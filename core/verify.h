@@ -62,6 +62,7 @@ typedef struct verify_report {
      * errors */
     uint64_t *truth_bits;
     double *ulp_err, *err_scaled;
+    unsigned char *over;      /* 1 where the entry fails (the verdict) */
 } verify_report;
 
 void verify_report_clear(verify_report *r);

@@ -12,12 +12,13 @@
 #include "core/mem.h"
 #include "core/parse.h"
 #include "core/verify.h"
+#include "frontends/report.h"
 #include "frontends/tensor.h"
 
 static const char verify_usage[] =
     "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M]\n"
     "                  [--dtype bf16] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
-    "                  [--tile T] [--tol T] [--json]\n";
+    "                  [--tile T] [--tol T] [--json] [--report DIR]\n";
 
 void cli_verify_help(FILE *out)
 {
@@ -32,19 +33,22 @@ void cli_verify_help(FILE *out)
           "\n"
           "files: .npy (format 1.0, 2.0, 3.0; '<f8', '<f4', '<f2'; '<u2' or a 2-byte\n"
           "void read as bfloat16 with --dtype bf16) or safetensors (F64, F32, F16,\n"
-          "BF16) written FILE.safetensors:NAME. Shapes (n, d), (heads, n, d) or\n"
-          "(batch, heads, n, d); Q, K, V, O must agree. NaN or infinity in Q, K or V\n"
-          "is bad input.\n"
+          "BF16) written FILE.safetensors:NAME; a mask may also be boolean ('|b1',\n"
+          "BOOL) or uint8 ('|u1', U8) holding 0 and 1. Shapes (n, d), (heads, n, d)\n"
+          "or (batch, heads, n, d); Q, K, V, O must agree. NaN or infinity in Q, K\n"
+          "or V is bad input.\n"
           "\n"
           "options:\n"
           "  --q, --k, --v, --out FILE   the inputs and the output to check\n"
           "  --scale S|auto   the score scale: a number (exact: 0.125, 1/8) or auto =\n"
           "                   1/sqrt(d), exactly (default auto)\n"
           "  --causal         query i sees keys j <= i + n_k - n_q\n"
-          "  --mask M         an (n_q, n_k) array: 1 = attend, 0 = masked (or an\n"
-          "                   additive mask: 0 = attend, -inf = masked). A row with\n"
-          "                   every key masked has true output 0 (the safe-softmax\n"
-          "                   convention of PyTorch)\n"
+          "  --mask M         1 = attend, 0 = masked (bool, uint8 or float), or an\n"
+          "                   additive mask (0 = attend, -inf = masked): one (n_q, n_k)\n"
+          "                   matrix for every problem, (heads, n_q, n_k) one per head,\n"
+          "                   (batch, heads, n_q, n_k) one per problem; a leading 1\n"
+          "                   broadcasts. A row with every key masked has true output\n"
+          "                   0 (the safe-softmax convention of PyTorch)\n"
           "  --dtype bf16     read 2-byte integer or void arrays as bfloat16\n"
           "  --compute F      the precision the kernel computed in, for the a-priori\n"
           "                   bound (default f32; f64 when O is f64)\n"
@@ -56,6 +60,9 @@ void cli_verify_help(FILE *out)
           "                   the smallest normal), instead of the a-priori bound: a\n"
           "                   correctly rounded output passes --tol 1\n"
           "  --json           everything as one JSON object\n"
+          "  --report DIR     also write DIR/report.json (what --json prints),\n"
+          "                   DIR/heatmap.svg (err_scaled over rows and columns) and\n"
+          "                   DIR/histogram.svg (ulp_err); DIR is created if needed\n"
           "  -h, --help       this help\n"
           "\n"
           "exit status: 0 pass, 1 fail (or output not written), 2 bad input or usage\n",
@@ -131,9 +138,107 @@ static void put_num(strbuf *b, double x)
     else sb_printf(b, "%.17g", x);
 }
 
+/* An error measure: 6 significant digits, well within what the enclosures
+ * of the truth guarantee, so the bytes do not depend on how the truth was
+ * enclosed (which pass, how many threads). */
+static void put_err(strbuf *b, double x)
+{
+    if (isnan(x) || isinf(x)) put_num(b, x);
+    else sb_printf(b, "%.6g", x);
+}
+
+/* The report as one JSON object (--json, and report.json of --report). */
+static void put_json(strbuf *b, const verify_report *r, const verify_problem *p, const tensor *o)
+{
+    sb_printf(b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r->entries,
+              fp_info(p->out_format)->name, fp_info(p->compute)->name);
+    sb_puts(b, "  \"max_ulp_err\": "); put_err(b, r->max_ulp_err);
+    sb_puts(b, ",\n  \"median_ulp_err\": "); put_err(b, r->median_ulp_err);
+    sb_puts(b, ",\n  \"max_err_scaled\": "); put_err(b, r->max_err_scaled);
+    sb_puts(b, ",\n  \"median_err_scaled\": "); put_err(b, r->median_err_scaled);
+    sb_printf(b, ",\n  \"correctly_rounded\": %zu,\n  \"over_bound\": %zu,\n  \"nonfinite\": %zu,\n  \"refined\": %zu,\n  \"fallback\": %zu,\n", r->correctly_rounded, r->over_bound, r->nonfinite, r->refined, r->fallback);
+    sb_puts(b, "  \"bound\": "); put_num(b, r->bound);
+    sb_printf(b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", p->tol > 0 ? "tol" : "a priori");
+    for (size_t w = 0; w < r->n_worst; w++) {
+        const verify_entry *e = &r->worst[w];
+        sb_puts(b, w ? ",\n    {\"index\": " : "\n    {\"index\": ");
+        put_index(b, e->index, o, 1);
+        sb_puts(b, ", \"value\": "); put_num(b, e->value);
+        sb_puts(b, ", \"true\": "); put_num(b, e->truth);
+        sb_puts(b, ", \"ulp_err\": "); put_err(b, e->ulp_err);
+        sb_puts(b, ", \"err_scaled\": "); put_err(b, e->err_scaled);
+        sb_putc(b, '}');
+    }
+    sb_printf(b, "%s],\n  \"pass\": %s\n}\n", r->n_worst ? "\n  " : "", r->pass ? "true" : "false");
+}
+
+/* The shapes a mask may have for inputs of ndim dimensions, for messages. */
+static void mask_shapes(strbuf *b, const tensor *Q, size_t nq, size_t nk)
+{
+    int nd = Q->ndim;
+    sb_printf(b, "(n_q, n_k) = (%zu, %zu)", nq, nk);
+    if (nd >= 3) sb_printf(b, "%s(heads, n_q, n_k) = (%zu, %zu, %zu)", nd == 3 ? " or " : ", ", Q->shape[nd - 3], nq, nk);
+    if (nd == 4) sb_printf(b, " or (batch, heads, n_q, n_k) = (%zu, %zu, %zu, %zu)", Q->shape[0], Q->shape[1], nq, nk);
+    if (nd >= 3) sb_puts(b, "; a leading 1 broadcasts");
+}
+
+/* The mask as verify_problem takes it: *count matrices n_q x n_k back to
+ * back (1 = attend), problem b using matrix b % count. mk is (n_q, n_k),
+ * (heads, n_q, n_k) or (batch, heads, n_q, n_k), right-aligned against Q's
+ * leading dimensions, each leading one equal to Q's or 1 (broadcast). 0, or
+ * CLI_EXIT_INPUT with a message. */
+static int mask_build(unsigned char **out, size_t *count, const tensor *mk, const tensor *Q, size_t nq, size_t nk,
+                      const char *file, FILE *err)
+{
+    int nd = Q->ndim, m = mk->ndim, lead = nd - 2;
+    size_t qb = lead == 2 ? Q->shape[0] : 1, qh = lead >= 1 ? Q->shape[nd - 3] : 1;
+    size_t mb = m == 4 ? mk->shape[0] : 1, mh = m >= 3 ? mk->shape[m - 3] : 1;
+    if (m < 2 || m > nd || mk->shape[m - 2] != nq || mk->shape[m - 1] != nk || (mh != qh && mh != 1) ||
+        (mb != qb && mb != 1)) {
+        char shape[256];
+        size_t k = (size_t)snprintf(shape, sizeof shape, "(");
+        for (int a = 0; a < m && k < sizeof shape; a++) k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%zu", a ? ", " : "", mk->shape[a]);
+        if (k < sizeof shape) snprintf(shape + k, sizeof shape - k, m == 1 ? ",)" : ")");
+        strbuf b;
+        sb_init(&b);
+        mask_shapes(&b, Q, nq, nk);
+        fprintf(err, "hmp verify: error: %s: the mask is %s; expected %s\n", file, shape, sb_str(&b));
+        sb_clear(&b);
+        return CLI_EXIT_INPUT;
+    }
+    int additive = 0;
+    for (size_t e = 0; e < mk->count && !mk->boolean; e++) if (isinf(mk->data[e]) && mk->data[e] < 0) additive = 1;
+    for (size_t e = 0; e < mk->count; e++) {
+        double v = mk->data[e];
+        if (additive ? !(v == 0 || (isinf(v) && v < 0)) : !(v == 0 || v == 1)) {
+            fprintf(err, "hmp verify: error: %s: mask values must be 0/1, or 0/-inf (got %g at entry %zu)\n", file, v, e);
+            return CLI_EXIT_INPUT;
+        }
+    }
+    size_t mat = nq * nk, n, bytes;
+    if (mb == 1 && mh == 1) n = 1;
+    else if (mb == 1) n = qh;          /* one per head, shared by every batch */
+    else n = qb * qh;                  /* one per problem (expanded when (batch, 1, ...)) */
+    if (__builtin_mul_overflow(n, mat, &bytes)) {
+        fprintf(err, "hmp verify: error: %s: the mask is too large\n", file);
+        return CLI_EXIT_INPUT;
+    }
+    unsigned char *mask = mem_calloc(bytes ? bytes : 1, 1);
+    for (size_t b = 0; b < n; b++) {
+        size_t src = mb == 1 || mh == qh ? b : b / qh; /* (batch, 1, ...) repeats over heads */
+        for (size_t x = 0; x < mat; x++) {
+            double v = mk->data[src * mat + x];
+            mask[b * mat + x] = additive ? v == 0 : v == 1;
+        }
+    }
+    *out = mask;
+    *count = n;
+    return 0;
+}
+
 int cli_verify(int argc, char **argv, FILE *out, FILE *err)
 {
-    const char *files[4] = { NULL, NULL, NULL, NULL }, *mask_file = NULL, *scale_text = "auto";
+    const char *files[4] = { NULL, NULL, NULL, NULL }, *mask_file = NULL, *scale_text = "auto", *report_dir = NULL;
     int json = 0, causal = 0, have_compute = 0, status = 0, bound_naive = 0;
     size_t bound_tile = 0;
     double tol = 0;
@@ -154,6 +259,7 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
         } else if (strcmp(a, "--json") == 0) json = 1;
         else if (strcmp(a, "--causal") == 0) causal = 1;
         else if (strcmp(a, "--mask") == 0) { if (!has) status = verify_usage_error(err, "missing FILE after", a); else mask_file = argv[++i]; }
+        else if (strcmp(a, "--report") == 0) { if (!has) status = verify_usage_error(err, "missing DIR after", a); else report_dir = argv[++i]; }
         else if (strcmp(a, "--scale") == 0) { if (!has) status = verify_usage_error(err, "missing S after", a); else scale_text = argv[++i]; }
         else if (strcmp(a, "--dtype") == 0) {
             if (!has || strcmp(argv[i + 1], "bf16") != 0) status = verify_usage_error(err, "--dtype takes bf16, got", has ? argv[i + 1] : "");
@@ -192,7 +298,9 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
     tensor_init(&mk);
     unsigned char *mask = NULL;
     for (int f = 0; f < 4 && !status; f++) if (read_arg(&t[f], files[f], &ro, err) != 0) status = CLI_EXIT_INPUT;
-    if (!status && mask_file && read_arg(&mk, mask_file, &ro, err) != 0) status = CLI_EXIT_INPUT;
+    tensor_read_options mask_ro = ro;
+    mask_ro.allow_bool = 1;
+    if (!status && mask_file && read_arg(&mk, mask_file, &mask_ro, err) != 0) status = CLI_EXIT_INPUT;
     /* shapes: (..., n, d) with equal leading dimensions */
     if (!status) {
         const tensor *Q = &t[0], *K = &t[1], *V = &t[2], *O = &t[3];
@@ -222,24 +330,7 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
             status = CLI_EXIT_INPUT;
         }
     }
-    if (!status && mask_file) {
-        if (mk.ndim != 2 || mk.shape[0] != p.n_q || mk.shape[1] != p.n_k) {
-            fprintf(err, "hmp verify: error: the mask must be (%zu, %zu)\n", p.n_q, p.n_k);
-            status = CLI_EXIT_INPUT;
-        } else {
-            int additive = 0;
-            for (size_t e = 0; e < mk.count; e++) if (isinf(mk.data[e]) && mk.data[e] < 0) additive = 1;
-            mask = mem_calloc(mk.count ? mk.count : 1, 1);
-            for (size_t e = 0; e < mk.count && !status; e++) {
-                double m = mk.data[e];
-                if (additive ? !(m == 0 || (isinf(m) && m < 0)) : !(m == 0 || m == 1)) {
-                    fprintf(err, "hmp verify: error: %s: mask values must be 0/1, or 0/-inf (got %g at entry %zu)\n", mask_file, m, e);
-                    status = CLI_EXIT_INPUT;
-                }
-                mask[e] = additive ? m == 0 : m == 1;
-            }
-        }
-    }
+    if (!status && mask_file) status = mask_build(&mask, &p.mask_count, &mk, &t[0], p.n_q, p.n_k, mask_file, err);
     if (!status) {
         p.q = t[0].data; p.k = t[1].data; p.v = t[2].data; p.o = t[3].data;
         p.mask = mask;
@@ -256,29 +347,13 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
             fprintf(err, "hmp verify: error: %s\n", msg);
             status = CLI_EXIT_INPUT;
         } else {
-            strbuf b;
+            strbuf b, js;
             sb_init(&b);
+            sb_init(&js);
             const char *fmt = fp_info(p.out_format)->name;
+            if (json || report_dir) put_json(&js, &r, &p, &t[3]);
             if (json) {
-                sb_printf(&b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r.entries, fmt, fp_info(p.compute)->name);
-                sb_puts(&b, "  \"max_ulp_err\": "); put_num(&b, r.max_ulp_err);
-                sb_puts(&b, ",\n  \"median_ulp_err\": "); put_num(&b, r.median_ulp_err);
-                sb_puts(&b, ",\n  \"max_err_scaled\": "); put_num(&b, r.max_err_scaled);
-                sb_puts(&b, ",\n  \"median_err_scaled\": "); put_num(&b, r.median_err_scaled);
-                sb_printf(&b, ",\n  \"correctly_rounded\": %zu,\n  \"over_bound\": %zu,\n  \"nonfinite\": %zu,\n  \"fallback\": %zu,\n", r.correctly_rounded, r.over_bound, r.nonfinite, r.fallback);
-                sb_puts(&b, "  \"bound\": "); put_num(&b, r.bound);
-                sb_printf(&b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", p.tol > 0 ? "tol" : "a priori");
-                for (size_t w = 0; w < r.n_worst; w++) {
-                    const verify_entry *e = &r.worst[w];
-                    sb_puts(&b, w ? ",\n    {\"index\": " : "\n    {\"index\": ");
-                    put_index(&b, e->index, &t[3], 1);
-                    sb_puts(&b, ", \"value\": "); put_num(&b, e->value);
-                    sb_puts(&b, ", \"true\": "); put_num(&b, e->truth);
-                    sb_puts(&b, ", \"ulp_err\": "); put_num(&b, e->ulp_err);
-                    sb_puts(&b, ", \"err_scaled\": "); put_num(&b, e->err_scaled);
-                    sb_putc(&b, '}');
-                }
-                sb_printf(&b, "%s],\n  \"pass\": %s\n}\n", r.n_worst ? "\n  " : "", r.pass ? "true" : "false");
+                sb_putn(&b, sb_str(&js), js.len);
             } else {
                 sb_printf(&b, "entries            %zu (%s output, bound for %s compute, %s)\n", r.entries, fmt, fp_info(p.compute)->name,
                           p.bound_naive ? "naive kernel" : p.bound_tile ? "flash kernel" : "any kernel");
@@ -297,8 +372,19 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
                 sb_puts(&b, r.pass ? "PASS\n" : "FAIL\n");
             }
             status = cli_write(out, err, &b);
+            if (status == CLI_EXIT_OK && report_dir) {
+                report_input in = { .r = &r, .count = p.count, .n_q = p.n_q, .d_v = p.d_v, .lead_dims = t[3].ndim - 2,
+                                    .heads = t[3].ndim == 4 ? t[3].shape[1] : 0, .over = NULL, .tol = p.tol > 0, .title = files[3] };
+                in.over = r.over;
+                char msg2[1024];
+                if (report_write(report_dir, sb_str(&js), &in, msg2, sizeof msg2) != 0) {
+                    fprintf(err, "hmp verify: error: %s\n", msg2);
+                    status = CLI_EXIT_IO;
+                }
+            }
             if (status == CLI_EXIT_OK && !r.pass) status = 1;
             sb_clear(&b);
+            sb_clear(&js);
             verify_report_clear(&r);
         }
     }

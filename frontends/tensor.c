@@ -92,7 +92,26 @@ static void shape_text(char *out, size_t cap, const size_t *shape, int ndim)
 
 /* ---- values ---- */
 
-static size_t dtype_size(fp_format f) { return (size_t)fp_info(f)->bits / 8; }
+/* The element types of files: the four formats, and 1-byte 0/1 values
+ * (bool, or uint8 holding only 0 and 1), read for masks. */
+#define ELEM_BOOL ((int)FP_FORMAT_COUNT)
+
+static size_t dtype_size(int kind) { return kind == ELEM_BOOL ? 1 : (size_t)fp_info((fp_format)kind)->bits / 8; }
+
+static size_t tensor_elem_size(const tensor *t) { return t->boolean ? 1 : dtype_size((int)t->dtype); }
+
+/* Flat index i of shape as "i,j,k" in where (cut to len). */
+static void index_text(char *where, size_t len, size_t i, const size_t *shape, int ndim)
+{
+    size_t idx[TENSOR_MAX_DIMS], k = 0;
+    for (int d = ndim - 1; d >= 0; d--) {
+        idx[d] = shape[d] ? i % shape[d] : 0;
+        i = shape[d] ? i / shape[d] : 0;
+    }
+    if (where && len) where[0] = '\0';
+    for (int d = 0; d < ndim && where && k < len; d++)
+        k += (size_t)snprintf(where + k, len - k, "%s%zu", d ? "," : "", idx[d]);
+}
 
 /* The element count of a shape; -1 when the product overflows size_t. */
 static int shape_count(size_t *count, const size_t *shape, int ndim)
@@ -104,10 +123,21 @@ static int shape_count(size_t *count, const size_t *shape, int ndim)
     return 0;
 }
 
-/* Replaces t's contents by count little-endian values of format f at data. */
-static void tensor_fill(tensor *t, fp_format f, int ndim, const size_t *shape, size_t count, const unsigned char *data)
+/* Replaces t's contents by count little-endian values of element type kind
+ * at data. A 1-byte value other than 0 and 1 is an error (what names the
+ * dtype in the message); t is then unchanged. */
+static int tensor_fill(tensor *t, int kind, int ndim, const size_t *shape, size_t count, const unsigned char *data,
+                       const tensor_err *e, const char *what)
 {
-    size_t w = dtype_size(f), bytes;
+    size_t w = dtype_size(kind), bytes;
+    if (kind == ELEM_BOOL)
+        for (size_t i = 0; i < count; i++)
+            if (data[i] > 1) {
+                char where[160];
+                index_text(where, sizeof where, i, shape, ndim);
+                return fail(e, "value %d at [%s] of %s: a mask holds only 0 and 1", data[i], where, what);
+            }
+    fp_format f = kind == ELEM_BOOL ? FP_F64 : (fp_format)kind;
     if (__builtin_mul_overflow(count, sizeof(double), &bytes)) mem_fail();
     double *v = mem_realloc(NULL, bytes), *table = NULL;
     if (w == 2 && count >= 65536) { /* every 2-byte pattern decoded once */
@@ -115,6 +145,10 @@ static void tensor_fill(tensor *t, fp_format f, int ndim, const size_t *shape, s
         for (uint64_t b = 0; b < 65536; b++) table[b] = fp_bits_to_double(b, f);
     }
     for (size_t i = 0; i < count; i++, data += w) {
+        if (kind == ELEM_BOOL) {
+            v[i] = data[0];
+            continue;
+        }
         uint64_t bits = 0;
         for (size_t k = 0; k < w; k++) bits |= (uint64_t)data[k] << (8 * k);
         if (f == FP_F64)
@@ -126,10 +160,12 @@ static void tensor_fill(tensor *t, fp_format f, int ndim, const size_t *shape, s
     free(t->data);
     tensor_init(t);
     t->dtype = f;
+    t->boolean = kind == ELEM_BOOL;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->count = count;
     t->data = v;
+    return 0;
 }
 
 /* ---- .npy: magic, version, header length, a Python dict literal, data ---- */
@@ -316,15 +352,18 @@ static int npy_dict(npy_lexer *lx, npy_header *h)
 }
 
 /* '<f8' '<f4' '<f2' ('=' for '<': numpy writes '<'); bf16 as '<u2' or '|V2'
- * (ml_dtypes) when asked for. */
-static int npy_dtype(fp_format *f, const npy_header *h, const tensor_read_options *opt, const tensor_err *e)
+ * (ml_dtypes) when asked for; '|b1' and '|u1' ('<', '=' too: one byte has
+ * no order) for masks when allowed. *f is a format or ELEM_BOOL. */
+static int npy_dtype(int *f, const npy_header *h, const tensor_read_options *opt, const tensor_err *e)
 {
     const char *d = h->descr;
     size_t n = h->descr_len;
     char text[80];
     shown_part(text, sizeof text, d, sizeof h->descr - 1, n);
     int little = n == 3 && (d[0] == '<' || d[0] == '=');
-    if (little && d[1] == 'f' && d[2] == '8')
+    if (opt && opt->allow_bool && n == 3 && (little || d[0] == '|') && (d[1] == 'b' || d[1] == 'u') && d[2] == '1')
+        *f = ELEM_BOOL;
+    else if (little && d[1] == 'f' && d[2] == '8')
         *f = FP_F64;
     else if (little && d[1] == 'f' && d[2] == '4')
         *f = FP_F32;
@@ -370,7 +409,7 @@ int tensor_read_npy_mem(tensor *t, const unsigned char *buf, size_t len, const t
     memset(&h, 0, sizeof h);
     npy_lexer lx = {buf + pre, buf + pre + hlen, major, &e};
     if (npy_dict(&lx, &h)) return -1;
-    fp_format f = FP_F64;
+    int f = FP_F64;
     if (npy_dtype(&f, &h, opt, &e)) return -1;
     if (h.fortran) return fail(&e, "Fortran order is not supported; write it with np.ascontiguousarray");
     if (h.ndim > TENSOR_MAX_DIMS) return fail(&e, "%d dimensions: at most %d are supported", h.ndim, TENSOR_MAX_DIMS);
@@ -384,8 +423,9 @@ int tensor_read_npy_mem(tensor *t, const unsigned char *buf, size_t len, const t
                     avail);
     if (avail > bytes)
         return fail(&e, "%zu trailing bytes after the data of shape %s of '%s'", avail - bytes, shp, h.descr);
-    tensor_fill(t, f, h.ndim, h.shape, count, buf + pre + hlen);
-    return 0;
+    char what[120];
+    snprintf(what, sizeof what, "a '%s' array", h.descr);
+    return tensor_fill(t, f, h.ndim, h.shape, count, buf + pre + hlen, &e, what);
 }
 
 /* ---- safetensors: u64 header size, a JSON object, data ---- */
@@ -810,18 +850,24 @@ static void st_names(strbuf *b, const st_entry *es, size_t n)
     }
 }
 
-static int st_dtype(fp_format *f, const st_entry *en, const tensor_read_options *opt, const tensor_err *e,
+/* *f: a format, or ELEM_BOOL for BOOL and U8 when allowed. */
+static int st_dtype(int *f, const st_entry *en, const tensor_read_options *opt, const tensor_err *e,
                     const char *name)
 {
     static const struct {
         const char *name;
-        fp_format format;
+        int format;
     } known[] = {{"F64", FP_F64}, {"F32", FP_F32}, {"F16", FP_F16}, {"BF16", FP_BF16}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (en->dtype_len == strlen(known[i].name) && strcmp(en->dtype, known[i].name) == 0) {
             *f = known[i].format;
             return 0;
         }
+    if (opt && opt->allow_bool && (strcmp(en->dtype, "BOOL") == 0 || strcmp(en->dtype, "U8") == 0) &&
+        en->dtype_len == strlen(en->dtype)) {
+        *f = ELEM_BOOL;
+        return 0;
+    }
     char text[80];
     shown_part(text, sizeof text, en->dtype, sizeof en->dtype - 1, en->dtype_len);
     if (en->dtype_len == 3 && strcmp(en->dtype, "U16") == 0) {
@@ -876,7 +922,7 @@ int tensor_read_safetensors_mem(tensor *t, const unsigned char *buf, size_t len,
     }
 
     shown(text, sizeof text, en->name, en->name_len);
-    fp_format f = FP_F64;
+    int f = FP_F64;
     if ((r = st_dtype(&f, en, opt, &e, text))) goto done;
     if (en->ndim > TENSOR_MAX_DIMS) {
         r = fail(&e, "tensor '%s' has %d dimensions: at most %d are supported", text, en->ndim, TENSOR_MAX_DIMS);
@@ -906,7 +952,9 @@ int tensor_read_safetensors_mem(tensor *t, const unsigned char *buf, size_t len,
                  en->dtype, bytes);
         goto done;
     }
-    tensor_fill(t, f, en->ndim, shape, count, buf + 8 + hsize + begin);
+    char what[160];
+    snprintf(what, sizeof what, "tensor '%s' (%s)", text, en->dtype);
+    r = tensor_fill(t, f, en->ndim, shape, count, buf + 8 + hsize + begin, &e, what);
 done:
     sb_clear(&names);
     for (size_t i = 0; i < n; i++) free(es[i].name);
@@ -1006,6 +1054,12 @@ static int tensor_check(const tensor *t, const tensor_err *e, const char *what)
     if (shape_count(&count, t->shape, t->ndim) || count != t->count)
         return fail(e, "%s: the shape and the count of values disagree", what);
     if (count > 0 && !t->data) return fail(e, "%s has no values", what);
+    for (size_t i = 0; t->boolean && i < count; i++)
+        if (!(t->data[i] == 0 || t->data[i] == 1)) {
+            char where[160];
+            index_text(where, sizeof where, i, t->shape, t->ndim);
+            return fail(e, "%s is boolean but holds %g at [%s]", what, t->data[i], where);
+        }
     return 0;
 }
 
@@ -1013,13 +1067,15 @@ static int tensor_check(const tensor *t, const tensor_err *e, const char *what)
 static void write_values(FILE *f, const tensor *t)
 {
     enum { CHUNK = 4096 };
-    size_t w = dtype_size(t->dtype);
+    size_t w = tensor_elem_size(t);
     unsigned char *out = mem_realloc(NULL, CHUNK * 8);
     for (size_t i = 0; i < t->count;) {
         size_t m = t->count - i < CHUNK ? t->count - i : CHUNK;
         for (size_t j = 0; j < m; j++) {
             uint64_t bits;
-            if (t->dtype == FP_F64)
+            if (t->boolean)
+                bits = t->data[i + j] != 0;
+            else if (t->dtype == FP_F64)
                 memcpy(&bits, &t->data[i + j], sizeof bits);
             else
                 bits = fp_round_double(t->data[i + j], t->dtype);
@@ -1058,7 +1114,7 @@ int tensor_write_npy(const char *path, const tensor *t, char *err, size_t errlen
     if (tensor_check(t, &e, "the tensor")) return -1;
     strbuf h;
     sb_init(&h);
-    sb_printf(&h, "{'descr': '%s', 'fortran_order': False, 'shape': (", npy_descrs[t->dtype]);
+    sb_printf(&h, "{'descr': '%s', 'fortran_order': False, 'shape': (", t->boolean ? "|b1" : npy_descrs[t->dtype]);
     for (int i = 0; i < t->ndim; i++) sb_printf(&h, "%s%zu", i ? ", " : "", t->shape[i]);
     sb_puts(&h, t->ndim == 1 ? ",), }" : "), }");
     if (t->ndim > 0) {
@@ -1122,7 +1178,7 @@ int tensor_write_safetensors(const char *path, const tensor *const *ts, const ch
     for (size_t i = 0; i < n; i++) {
         const tensor *t = ts[order[i].index];
         uint64_t bytes;
-        if (__builtin_mul_overflow((uint64_t)t->count, (uint64_t)dtype_size(t->dtype), &bytes) ||
+        if (__builtin_mul_overflow((uint64_t)t->count, (uint64_t)tensor_elem_size(t), &bytes) ||
             __builtin_add_overflow(offset, bytes, &bytes)) {
             free(order);
             sb_clear(&h);
@@ -1130,7 +1186,7 @@ int tensor_write_safetensors(const char *path, const tensor *const *ts, const ch
         }
         if (i) sb_putc(&h, ',');
         sb_json_string(&h, order[i].name);
-        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", st_dtypes[t->dtype]);
+        sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", t->boolean ? "BOOL" : st_dtypes[t->dtype]);
         for (int k = 0; k < t->ndim; k++) sb_printf(&h, "%s%zu", k ? "," : "", t->shape[k]);
         sb_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset, (unsigned long long)bytes);
         offset = bytes;
@@ -1160,14 +1216,7 @@ int tensor_first_nonfinite(const tensor *t, char *where, size_t len)
     if (where && len) where[0] = '\0';
     for (size_t i = 0; i < t->count; i++) {
         if (isfinite(t->data[i])) continue;
-        size_t idx[TENSOR_MAX_DIMS], r = i;
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            idx[d] = t->shape[d] ? r % t->shape[d] : 0;
-            r = t->shape[d] ? r / t->shape[d] : 0;
-        }
-        size_t k = 0;
-        for (int d = 0; d < t->ndim && where && k < len; d++)
-            k += (size_t)snprintf(where + k, len - k, "%s%zu", d ? "," : "", idx[d]);
+        index_text(where, len, i, t->shape, t->ndim);
         return 1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /* Tests of frontends/tensor: round trips through .npy and safetensors for
- * every dtype, files written and read by numpy itself, malformed files and
- * their messages, and a seeded fuzz of both readers. */
+ * every dtype, files written and read by numpy itself, boolean (mask)
+ * arrays, malformed files and their messages, and a seeded fuzz of both
+ * readers. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -152,7 +153,7 @@ Test(tensor, npy_round_trip)
     make_dir(dir, sizeof dir);
     test_rng r = {1};
     static const char *descr[] = {"<f8", "<f4", "<f2", "<u2"};
-    tensor_read_options bf = {1};
+    tensor_read_options bf = {.u2_as_bf16 = 1};
     for (int f = 0; f < FP_FORMAT_COUNT; f++)
         for (int s = 0; s < n_shapes; s++) {
             tensor t, back;
@@ -268,7 +269,7 @@ Test(tensor, safetensors_round_trip)
     free(header);
     free(buf);
 
-    tensor_read_options bf = {1};
+    tensor_read_options bf = {.u2_as_bf16 = 1};
     for (int i = 0; i < n; i++) {
         tensor back;
         tensor_init(&back);
@@ -318,7 +319,7 @@ Test(tensor, write_rounds_to_nearest_even)
     size_t n = sizeof cases / sizeof cases[0];
     char dir[64], path[128], err[256];
     make_dir(dir, sizeof dir);
-    tensor_read_options bf = {1};
+    tensor_read_options bf = {.u2_as_bf16 = 1};
     for (int kind = 0; kind < 2; kind++)
         for (size_t i = 0; i < n; i++) {
             tensor t, back;
@@ -545,7 +546,7 @@ Test(tensor, reads_what_numpy_writes)
     snprintf(path, sizeof path, "%s/values.txt", dir);
     size_t n = read_records(path, recs, 200);
     cr_assert_eq(n, 3 * 3 * 7 + 5);
-    tensor_read_options bf = {1};
+    tensor_read_options bf = {.u2_as_bf16 = 1};
     for (size_t i = 0; i < n; i++) {
         tensor t;
         tensor_init(&t);
@@ -870,7 +871,7 @@ Test(tensor, npy_header_variants)
     }
 
     /* bf16 as '<u2', '|V2', '<V2' with the option */
-    tensor_read_options bf = {1};
+    tensor_read_options bf = {.u2_as_bf16 = 1};
     const char *bf_headers[] = {"{'descr': '<u2', 'fortran_order': False, 'shape': (4,), }",
                                 "{'descr': '|V2', 'fortran_order': False, 'shape': (4,), }",
                                 "{'descr': '<V2', 'fortran_order': False, 'shape': (4,), }"};
@@ -1053,7 +1054,7 @@ Test(tensor, safetensors_accepted)
     tensor_clear(&t);
 
     /* U16 read as bf16 when asked; one tensor needs no name; 0-d and empty tensors */
-    tensor_read_options bf = {1};
+    tensor_read_options bf = {.u2_as_bf16 = 1};
     len = st_bytes(buf, "{\"u\":{\"dtype\":\"U16\",\"shape\":[3],\"data_offsets\":[2,8]}}", 8);
     cr_assert_eq(read_st(&t, buf, len, NULL, &bf, err, sizeof err), 0, "%s", err);
     cr_assert_eq(t.dtype, FP_BF16);
@@ -1136,6 +1137,193 @@ Test(tensor, read_dispatch)
     cr_assert_eq(back.data, NULL);
     tensor_clear(&t);
     remove_dir(dir);
+}
+
+/* ---- boolean arrays (masks) ---- */
+
+static const char numpy_bools[] =
+    "import json, struct, numpy as np\n"
+    "rng = np.random.default_rng(99)\n"
+    "out = open('values.txt', 'w')\n"
+    "def rec(name, a):\n"
+    "    v = np.ascontiguousarray(a).reshape(-1)\n"
+    "    out.write('%s %d %s %d\\n' % (name, a.ndim, ' '.join(str(d) for d in a.shape), v.size))\n"
+    "    out.write(' '.join(float(x).hex() for x in v) + '\\n')\n"
+    "for k, s in enumerate([(5, 7), (3, 4, 4), (2, 3, 4, 4), (0, 3), ()]):\n"
+    "    a = rng.random(s) < 0.5\n"
+    "    np.save('b%d.npy' % k, a); rec('b%d.npy' % k, a)\n"
+    "a = np.tril(np.ones((6, 6), dtype=bool)); np.save('tril.npy', a); rec('tril.npy', a)\n"
+    "a = (rng.random((4, 5)) < 0.5).astype(np.uint8); np.save('u1.npy', a); rec('u1.npy', a)\n"
+    "np.save('u1_bad.npy', np.array([[0, 1], [1, 7]], dtype=np.uint8))\n"
+    "np.save('b1_bad.npy', np.array([0, 1, 2, 1], dtype=np.uint8).view(bool).reshape(2, 2))\n"
+    "np.save('i1.npy', np.zeros(3, dtype=np.int8))\n"
+    "def st(name, tensors):\n"
+    "    meta, data = {}, b''\n"
+    "    for k, (dt, a) in tensors.items():\n"
+    "        raw = np.ascontiguousarray(a).tobytes()\n"
+    "        meta[k] = {'dtype': dt, 'shape': list(a.shape), 'data_offsets': [len(data), len(data) + len(raw)]}\n"
+    "        data += raw\n"
+    "    h = json.dumps(meta).encode()\n"
+    "    h += b' ' * (-len(h) % 8)\n"
+    "    open(name, 'wb').write(struct.pack('<Q', len(h)) + h + data)\n"
+    "m = rng.random((2, 3, 3)) < 0.5\n"
+    "u = (rng.random((3, 2)) < 0.5).astype(np.uint8)\n"
+    "st('masks.safetensors', {'m': ('BOOL', m), 'u': ('U8', u), 'bad': ('U8', np.array([1, 3], np.uint8)),\n"
+    "                         'f': ('F32', np.ones(2, np.float32))})\n"
+    "rec('m', m); rec('u', u)\n";
+
+Test(tensor, bool_masks_from_numpy)
+{
+    const char *py = numpy_python();
+    char dir[64], path[256], err[512];
+    make_dir(dir, sizeof dir);
+    run_python(py, dir, numpy_bools, "");
+    static record recs[20];
+    snprintf(path, sizeof path, "%s/values.txt", dir);
+    size_t n = read_records(path, recs, 20);
+    cr_assert_eq(n, 9);
+    tensor_read_options masks = {.allow_bool = 1};
+    for (size_t i = 0; i < n; i++) {
+        tensor t;
+        tensor_init(&t);
+        int st = strstr(recs[i].name, ".npy") == NULL;
+        snprintf(path, sizeof path, "%s/%.127s", dir, st ? "masks.safetensors" : recs[i].name);
+        cr_assert_eq(tensor_read(&t, path, st ? recs[i].name : NULL, &masks, err, sizeof err), 0, "%s", err);
+        check_record(&t, &recs[i]);
+        cr_assert(t.boolean, "%s", recs[i].name);
+        for (size_t k = 0; k < t.count; k++) cr_assert(t.data[k] == 0 || t.data[k] == 1);
+        /* without the option: refused as before */
+        cr_assert_eq(tensor_read(&t, path, st ? recs[i].name : NULL, NULL, err, sizeof err), -1, "%s", recs[i].name);
+        cr_assert(strstr(err, "is not supported"), "%s", err);
+        tensor_clear(&t);
+        free(recs[i].v);
+    }
+    static const struct {
+        const char *file, *name, *message;
+    } refused[] = {
+        {"u1_bad.npy", NULL, "value 7 at [1,1] of a '|u1' array: a mask holds only 0 and 1"},
+        {"b1_bad.npy", NULL, "value 2 at [1,0] of a '|b1' array: a mask holds only 0 and 1"},
+        {"i1.npy", NULL, "dtype '|i1' is not supported"},
+        {"masks.safetensors", "bad", "value 3 at [1] of tensor 'bad' (U8): a mask holds only 0 and 1"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        tensor t;
+        tensor_init(&t);
+        snprintf(path, sizeof path, "%s/%s", dir, refused[i].file);
+        cr_assert_eq(tensor_read(&t, path, refused[i].name, &masks, err, sizeof err), -1, "%s", refused[i].file);
+        cr_assert(strstr(err, refused[i].message), "%s: %s", refused[i].file, err);
+        cr_assert_null(t.data);
+    }
+    /* a float tensor of a file with masks is read as before, not boolean */
+    tensor t;
+    tensor_init(&t);
+    snprintf(path, sizeof path, "%s/masks.safetensors", dir);
+    cr_assert_eq(tensor_read(&t, path, "f", &masks, err, sizeof err), 0, "%s", err);
+    cr_assert(!t.boolean && t.dtype == FP_F32 && t.count == 2 && t.data[1] == 1);
+    tensor_clear(&t);
+    remove_dir(dir);
+}
+
+/* Boolean tensors written as '|b1' and BOOL, read back, and read by numpy. */
+Test(tensor, bool_round_trip)
+{
+    char dir[64], path[256], err[512];
+    make_dir(dir, sizeof dir);
+    test_rng r = {8};
+    tensor_read_options masks = {.allow_bool = 1};
+    for (int s = 0; s < n_shapes; s++) {
+        tensor t, back;
+        tensor_init(&t);
+        t.boolean = 1;
+        t.ndim = shape_ndim[s];
+        for (int i = 0; i < t.ndim; i++) t.shape[i] = shapes[s][i];
+        t.count = product(shapes[s], t.ndim);
+        t.data = malloc((t.count ? t.count : 1) * sizeof(double));
+        for (size_t i = 0; i < t.count; i++) t.data[i] = test_randn(&r, 2);
+        const tensor *tp = &t;
+        const char *name = "mask";
+        for (int kind = 0; kind < 2; kind++) {
+            snprintf(path, sizeof path, kind ? "%s/m%d.safetensors" : "%s/m%d.npy", dir, s);
+            if (kind)
+                cr_assert_eq(tensor_write_safetensors(path, &tp, &name, 1, err, sizeof err), 0, "%s", err);
+            else
+                cr_assert_eq(tensor_write_npy(path, &t, err, sizeof err), 0, "%s", err);
+            size_t len;
+            unsigned char *buf = slurp(path, &len);
+            const char *want = kind ? "\"dtype\":\"BOOL\"" : "'descr': '|b1'";
+            int found = 0;
+            for (size_t i = 0; i + strlen(want) <= len && !found; i++) found = memcmp(buf + i, want, strlen(want)) == 0;
+            cr_assert(found, "%s has no %s", path, want);
+            for (size_t i = 0; i < t.count; i++) cr_assert_eq(buf[len - t.count + i], t.data[i], "%s %zu", path, i);
+            free(buf);
+            tensor_init(&back);
+            cr_assert_eq(tensor_read(&back, path, NULL, &masks, err, sizeof err), 0, "%s", err);
+            cr_assert(back.boolean);
+            cr_assert_eq(back.ndim, t.ndim);
+            cr_assert_eq(back.count, t.count);
+            for (size_t i = 0; i < t.count; i++) cr_assert_eq(back.data[i], t.data[i]);
+            tensor_clear(&back);
+        }
+        if (t.count) { /* only 0 and 1 are written */
+            t.data[t.count - 1] = 0.5;
+            cr_assert_eq(tensor_write_npy(path, &t, err, sizeof err), -1);
+            cr_assert(strstr(err, "is boolean but holds 0.5 at ["), "%s", err);
+        }
+        tensor_clear(&t);
+    }
+    remove_dir(dir);
+}
+
+/* Boolean files from bytes: values, sizes and options checked. */
+Test(tensor, bool_malformed)
+{
+    unsigned char buf[512];
+    char err[512];
+    tensor t;
+    tensor_init(&t);
+    tensor_read_options masks = {.allow_bool = 1};
+    static const char *descrs[] = {"|b1", "<b1", "=b1", "|u1"};
+    for (int i = 0; i < 4; i++) {
+        char header[128];
+        snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (2, 3), }", descrs[i]);
+        size_t len = npy_bytes(buf, 1, header, 6);
+        for (int k = 0; k < 6; k++) buf[len - 6 + k] = (unsigned char)(k % 2);
+        cr_assert_eq(read_npy(&t, buf, len, &masks, err, sizeof err), 0, "%s: %s", descrs[i], err);
+        cr_assert(t.boolean && t.count == 6 && t.data[3] == 1 && t.data[4] == 0);
+        cr_assert_eq(read_npy(&t, buf, len, NULL, err, sizeof err), -1);
+        cr_assert(strstr(err, "is not supported"), "%s", err);
+        buf[len - 1] = 0xff;
+        cr_assert_eq(read_npy(&t, buf, len, &masks, err, sizeof err), -1);
+        cr_assert(strstr(err, "value 255 at [1,2]"), "%s", err);
+        cr_assert_eq(read_npy(&t, buf, len - 1, &masks, err, sizeof err), -1);
+        cr_assert(strstr(err, "data too short: shape (2, 3)"), "%s", err);
+        cr_assert_eq(t.count, 6, "unchanged on failure");
+    }
+    /* wider or other 1-byte types stay refused */
+    static const char *other[] = {"|b2", "|i1", ">b1", "|u2"};
+    for (int i = 0; i < 4; i++) {
+        char header[128];
+        snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (2,), }", other[i]);
+        size_t len = npy_bytes(buf, 1, header, 4);
+        cr_assert_eq(read_npy(&t, buf, len, &masks, err, sizeof err), -1, "%s", other[i]);
+    }
+    size_t len = st_bytes(buf, "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[2,2],\"data_offsets\":[0,4]}}", 4);
+    memcpy(buf + len - 4, "\0\1\1\0", 4);
+    cr_assert_eq(read_st(&t, buf, len, NULL, &masks, err, sizeof err), 0, "%s", err);
+    cr_assert(t.boolean && t.data[1] == 1 && t.data[3] == 0);
+    buf[len - 2] = 2;
+    cr_assert_eq(read_st(&t, buf, len, NULL, &masks, err, sizeof err), -1);
+    cr_assert(strstr(err, "value 2 at [1,0] of tensor 'm' (BOOL)"), "%s", err);
+    len = st_bytes(buf, "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[2,2],\"data_offsets\":[0,3]}}", 4);
+    cr_assert_eq(read_st(&t, buf, len, NULL, &masks, err, sizeof err), -1);
+    cr_assert(strstr(err, "hold 3 bytes, but shape (2, 2) of BOOL needs 4"), "%s", err);
+    len = st_bytes(buf, "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
+    cr_assert_eq(read_st(&t, buf, len, NULL, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "tensor 'm' has dtype \"BOOL\", which is not supported"), "%s", err);
+    len = st_bytes(buf, "{\"m\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
+    cr_assert_eq(read_st(&t, buf, len, NULL, &masks, err, sizeof err), -1);
+    cr_assert(strstr(err, "has dtype \"I8\""), "%s", err);
+    tensor_clear(&t);
 }
 
 /* Every proper prefix of a valid file is refused. */
@@ -1231,8 +1419,8 @@ Test(tensor, fuzz_readers)
     make_dir(dir, sizeof dir);
     test_rng r = {5};
     /* the seeds: files of every dtype, both formats */
-    unsigned char *seeds[8];
-    size_t seed_len[8];
+    unsigned char *seeds[10];
+    size_t seed_len[10];
     int n_seeds = 0;
     static const char *names[] = {"alpha", "b\xc3\xa9ta", "g"};
     for (int f = 0; f < FP_FORMAT_COUNT; f++) {
@@ -1257,6 +1445,28 @@ Test(tensor, fuzz_readers)
             free(bits[i]);
         }
     }
+    /* boolean seeds, both formats */
+    {
+        tensor m;
+        tensor_init(&m);
+        m.boolean = 1;
+        m.ndim = 2;
+        m.shape[0] = 3;
+        m.shape[1] = 4;
+        m.count = 12;
+        m.data = malloc(12 * sizeof(double));
+        for (int i = 0; i < 12; i++) m.data[i] = i % 3 == 0;
+        const tensor *mp = &m;
+        snprintf(path, sizeof path, "%s/mask.npy", dir);
+        cr_assert_eq(tensor_write_npy(path, &m, err, sizeof err), 0, "%s", err);
+        seeds[n_seeds] = slurp(path, &seed_len[n_seeds]);
+        n_seeds++;
+        snprintf(path, sizeof path, "%s/mask.safetensors", dir);
+        cr_assert_eq(tensor_write_safetensors(path, &mp, names, 1, err, sizeof err), 0, "%s", err);
+        seeds[n_seeds] = slurp(path, &seed_len[n_seeds]);
+        n_seeds++;
+        tensor_clear(&m);
+    }
     /* one .npy seed in format 2.0 with a hand-written header */
     {
         unsigned char *b = malloc(256);
@@ -1272,7 +1482,7 @@ Test(tensor, fuzz_readers)
         int s = test_randn(&r, n_seeds);
         memcpy(work, seeds[s], seed_len[s]);
         size_t len = mutate(work, seed_len[s], CAP, &r);
-        tensor_read_options opt = {test_randn(&r, 2)};
+        tensor_read_options opt = {.u2_as_bf16 = test_randn(&r, 2), .allow_bool = test_randn(&r, 2)};
         const char *name = test_randn(&r, 4) ? names[test_randn(&r, 3)] : NULL;
         tensor t;
         tensor_init(&t);
@@ -1284,6 +1494,8 @@ Test(tensor, fuzz_readers)
         if (rc == 0) {
             ok++;
             cr_assert(t.ndim >= 0 && t.ndim <= TENSOR_MAX_DIMS);
+            cr_assert(!t.boolean || opt.allow_bool);
+            for (size_t k = 0; t.boolean && k < t.count; k++) cr_assert(t.data[k] == 0 || t.data[k] == 1);
             cr_assert_eq(t.count, product(t.shape, t.ndim));
             uint64_t sum = 0;
             for (size_t k = 0; k < t.count; k++) {

@@ -351,3 +351,32 @@ Test(verify, three_passes_agree)
     }
     mpfr_free_cache();
 }
+
+/* The counts of the passes add up: entries decided by the second pass and
+ * by the balls are at most the entries, and with the first pass skipped
+ * every entry of a row with visible keys goes to the later passes. */
+Test(verify, pass_counts)
+{
+    rng.state = 77;
+    problem_data P;
+    make(&P, 16, 24, 8, 4, 1, FP_F32);
+    reference(&P, 0, FP_F32, 0, 0);
+    memcpy(P.o, P.truth, 16 * 4 * sizeof(double));
+    verify_problem vp;
+    setup_problem(&vp, &P, FP_F32, 0);
+    verify_report r;
+    char err[128];
+    cr_assert_eq(verify_run(&r, &vp, NULL, NULL, err, sizeof err), 0);
+    cr_assert_leq(r.refined + r.fallback, 64);
+    cr_assert_eq(r.correctly_rounded, 64);
+    verify_report_clear(&r);
+    vp.skip_fast = 1;
+    cr_assert_eq(verify_run(&r, &vp, NULL, NULL, err, sizeof err), 0);
+    cr_assert_eq(r.refined + r.fallback, 64, "refined %zu fallback %zu", r.refined, r.fallback);
+    cr_assert_gt(r.refined, 48, "the double-double pass decides most entries (%zu)", r.refined);
+    cr_assert_eq(r.correctly_rounded, 64);
+    verify_report_clear(&r);
+    verify_problem_clear(&vp);
+    unmake(&P);
+    mpfr_free_cache();
+}
