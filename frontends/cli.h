@@ -29,9 +29,17 @@ void cli_run_help(FILE *out);
 int cli_eval(int argc, char **argv, FILE *out, FILE *err);
 void cli_eval_help(FILE *out);
 
+/* hmp simplify FILE|- [--steps] [--json] [--expand] [--together] [--rules SET,...] [--inline] [--max-steps N] [--list] */
+int cli_simplify(int, char **, FILE *, FILE *);
+void cli_simplify_help(FILE *);
+
 /* hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M] [--dtype bf16] [--compute F] [--tol T] [--json] */
 int cli_verify(int argc, char **argv, FILE *out, FILE *err);
 void cli_verify_help(FILE *out);
+
+/* hmp cse FILE|- [--json | --emit c] [--no-restructure] [--dag-only] */
+int cli_cse(int, char **, FILE *, FILE *);
+void cli_cse_help(FILE *);
 
 /* hmp gen attention N D [--seed S] [--symbolic] [--scale] [--causal] [--heads H] [--compact] */
 int cli_gen(int argc, char **argv, FILE *out, FILE *err);

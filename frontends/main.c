@@ -14,7 +14,9 @@ typedef struct command {
 static const command commands[] = {
     { "run", cli_run, cli_run_help },
     { "eval", cli_eval, cli_eval_help },
+    { "simplify", cli_simplify, cli_simplify_help },
     { "verify", cli_verify, cli_verify_help },
+    { "cse", cli_cse, cli_cse_help },
     { "gen", cli_gen, cli_gen_help },
 };
 
@@ -32,9 +34,15 @@ static void main_help(FILE *out)
           "                outputs and statistics of the DAG (--json, --inline)\n"
           "  eval FILE     every output exactly, or correctly rounded to N digits or\n"
           "                to f64/f32/f16/bf16 (--digits, --format, --exact, --json)\n"
+          "  simplify FILE every relation rewritten by rule sets to a fixpoint: algebra\n"
+          "                by default, --expand, --together; the derivation (--steps,\n"
+          "                --json)\n"
           "  verify --q Q --k K --v V --out O\n"
           "                certify an attention output from .npy/safetensors files:\n"
           "                true values, errors in ULPs, a verdict (exit 0 pass, 1 fail)\n"
+          "  cse FILE      the outputs as a straight-line program, common subexpressions\n"
+          "                computed once; operation counts before and after (--json,\n"
+          "                --emit c)\n"
           "  gen attention N D\n"
           "                write an HMP script of an attention block (N tokens, D\n"
           "                features; causal, scaled, multi-head)\n"

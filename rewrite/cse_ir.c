@@ -1,0 +1,988 @@
+/* cse_ir: the program representation of cse: hash-consed nodes over signed
+ * references, the lowering of terms into them, and the schedule (uses,
+ * temporaries, signs) with the operation counts of docs/CSE.md. */
+#include "rewrite/cse_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+/* Inline expressions nest at most this deep; a deeper node gets a line. */
+#define CSE_MAX_DEPTH 48
+/* Integer powers of constants are folded only below this many bits. */
+#define CSE_FOLD_BITS 4096
+
+static void ir_invariant(int ok, const char *what)
+{
+    if (!ok) { fprintf(stderr, "hmp: cse: %s\n", what); abort(); }
+}
+
+/* ---- a vector of references, on the stack while small ---- */
+
+#define LOCAL_REFS 16
+typedef struct refvec {
+    cse_ref *v;
+    size_t n, cap;
+    cse_ref local[LOCAL_REFS];
+} refvec;
+
+static void rv_init(refvec *x) { x->v = x->local; x->n = 0; x->cap = LOCAL_REFS; }
+static void rv_clear(refvec *x) { if (x->v != x->local) free(x->v); }
+static void rv_push(refvec *x, cse_ref r)
+{
+    if (x->n == x->cap) {
+        size_t cap = x->cap * 2;
+        if (x->v == x->local) {
+            x->v = mem_realloc(NULL, cap * sizeof *x->v);
+            memcpy(x->v, x->local, x->n * sizeof *x->v);
+        } else {
+            x->v = mem_realloc(x->v, cap * sizeof *x->v);
+        }
+        x->cap = cap;
+    }
+    x->v[x->n++] = r;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+    cse_ref x = *(const cse_ref *)a, y = *(const cse_ref *)b;
+    return (x > y) - (x < y);
+}
+
+static void sort_refs(cse_ref *v, size_t n)
+{
+    size_t k = 1;
+    while (k < n && v[k - 1] <= v[k]) k++;
+    if (k >= n) return;
+    if (n > 32) { qsort(v, n, sizeof *v, ref_cmp); return; }
+    for (size_t i = 1; i < n; i++) {
+        cse_ref x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1] > x) { v[j] = v[j - 1]; j--; }
+        v[j] = x;
+    }
+}
+
+/* ---- the store ---- */
+
+void cse_ir_init(cse_ir *ir, term_store *s)
+{
+    memset(ir, 0, sizeof *ir);
+    ir->s = s;
+    ir->cap_nodes = 1024;
+    ir->nodes = mem_realloc(NULL, ir->cap_nodes * sizeof *ir->nodes);
+    ir->fwd = mem_realloc(NULL, ir->cap_nodes * sizeof *ir->fwd);
+    ir->kind = mem_realloc(NULL, ir->cap_nodes);
+    ir->kind[0] = 0;
+    memset(&ir->nodes[0], 0, sizeof ir->nodes[0]);
+    ir->fwd[0] = 0;
+    ir->n_nodes = 1;
+    ir->cap_pool = 4096;
+    ir->pool = mem_realloc(NULL, ir->cap_pool * sizeof *ir->pool);
+    ir->table_mask = 2047;
+    ir->table = mem_calloc(ir->table_mask + 1, sizeof *ir->table);
+}
+
+/* Frees the lines of the last schedule (per-node arrays stay for reuse). */
+static void lines_free(cse_ir *ir)
+{
+    free(ir->temp_name);
+    free(ir->temp_number);
+    free(ir->line_node);
+    ir->temp_name = NULL;
+    ir->temp_number = NULL;
+    ir->line_node = NULL;
+    ir->n_lines = 0;
+}
+
+void cse_ir_clear(cse_ir *ir)
+{
+    lines_free(ir);
+    free(ir->roots);
+    free(ir->order);
+    free(ir->uses);
+    free(ir->inner);
+    free(ir->temp);
+    free(ir->state);
+    free(ir->depth);
+    free(ir->nodes);
+    free(ir->kind);
+    free(ir->fwd);
+    free(ir->pool);
+    free(ir->table);
+    free(ir->temp_prefix);
+    memset(ir, 0, sizeof *ir);
+}
+
+static uint32_t key_hash(unsigned kind, unsigned fn, uint32_t aux, uint32_t nnum, const cse_ref *items, size_t n)
+{
+    uint64_t h = mem_mix64(((uint64_t)kind << 56) ^ ((uint64_t)fn << 48) ^ ((uint64_t)nnum << 32) ^ aux) ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ items[i]) * 0x100000001b3ULL + (h >> 29);
+    return (uint32_t)mem_mix64(h);
+}
+
+static void table_put(cse_ir *ir, uint32_t id, uint32_t h)
+{
+    uint32_t i = h & ir->table_mask;
+    while (ir->table[i]) i = (i + 1) & ir->table_mask;
+    ir->table[i] = ((uint64_t)h << 32) | id;
+}
+
+static void table_resize(cse_ir *ir, uint32_t cap)
+{
+    free(ir->table);
+    ir->table = mem_calloc(cap, sizeof *ir->table);
+    ir->table_mask = cap - 1;
+    for (uint32_t id = 1; id < ir->n_nodes; id++) table_put(ir, id, ir->nodes[id].hash);
+}
+
+void cse_ir_reserve(cse_ir *ir, size_t nodes, size_t items)
+{
+    size_t want = (size_t)ir->n_nodes + nodes;
+    if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
+    if (want > ir->cap_nodes) {
+        ir->cap_nodes = (uint32_t)want;
+        ir->nodes = mem_realloc(ir->nodes, (size_t)ir->cap_nodes * sizeof *ir->nodes);
+        ir->fwd = mem_realloc(ir->fwd, (size_t)ir->cap_nodes * sizeof *ir->fwd);
+        ir->kind = mem_realloc(ir->kind, ir->cap_nodes);
+    }
+    if (ir->n_pool + items > ir->cap_pool && ir->n_pool + items <= UINT32_MAX) {
+        ir->cap_pool = ir->n_pool + items;
+        ir->pool = mem_realloc(ir->pool, ir->cap_pool * sizeof *ir->pool);
+    }
+    uint64_t slots = (uint64_t)ir->table_mask + 1;
+    while ((uint64_t)want * 4 > slots * 3 && slots < ((uint64_t)1 << 31)) slots *= 2;
+    if (slots > (uint64_t)ir->table_mask + 1) table_resize(ir, (uint32_t)slots);
+}
+
+/* The node with this key, made if new. items must not point into the pool. */
+static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uint32_t nnum, const cse_ref *items, size_t n)
+{
+    ir_invariant(n < ((size_t)1 << 31), "too many items in one node");
+    uint32_t h = key_hash(kind, fn, aux, nnum, items, n);
+    uint32_t i = h & ir->table_mask;
+    int bulk = ir->bulk && (kind == CK_SUM || kind == CK_PROD);
+    for (uint64_t e; !bulk && (e = ir->table[i]) != 0; i = (i + 1) & ir->table_mask) {
+        if ((uint32_t)(e >> 32) != h) continue;
+        uint32_t id = (uint32_t)e;
+        const cse_node *nd = &ir->nodes[id];
+        if (nd->kind == kind && nd->fn == fn && nd->aux == aux && nd->nnum == nnum && nd->n == n &&
+            (n == 0 || memcmp(ir->pool + nd->off, items, n * sizeof *items) == 0))
+            return id;
+    }
+    ir_invariant(ir->n_nodes < ((uint32_t)1 << 30), "too many nodes");
+    if (ir->n_nodes == ir->cap_nodes) {
+        ir->cap_nodes += ir->cap_nodes / 2;
+        ir->nodes = mem_realloc(ir->nodes, (size_t)ir->cap_nodes * sizeof *ir->nodes);
+        ir->fwd = mem_realloc(ir->fwd, (size_t)ir->cap_nodes * sizeof *ir->fwd);
+        ir->kind = mem_realloc(ir->kind, ir->cap_nodes);
+    }
+    if (ir->n_pool + n > ir->cap_pool) {
+        size_t cap = ir->cap_pool + ir->cap_pool / 2;
+        if (cap < ir->n_pool + n) cap = ir->n_pool + n;
+        ir->pool = mem_realloc(ir->pool, cap * sizeof *ir->pool);
+        ir->cap_pool = cap;
+    }
+    ir_invariant(ir->n_pool + n <= UINT32_MAX, "item pool full");
+    uint32_t id = ir->n_nodes++;
+    cse_node *nd = &ir->nodes[id];
+    nd->kind = (uint8_t)kind;
+    ir->kind[id] = (uint8_t)kind;
+    nd->fn = (uint8_t)fn;
+    nd->pad = 0;
+    nd->aux = aux;
+    nd->off = (uint32_t)ir->n_pool;
+    nd->n = (uint32_t)n;
+    nd->nnum = nnum;
+    nd->hash = h;
+    if (n) memcpy(ir->pool + ir->n_pool, items, n * sizeof *items);
+    ir->n_pool += n;
+    ir->fwd[id] = CSE_REF(id, 0);
+    if (bulk) return id;
+    if ((uint64_t)ir->n_nodes * 4 > (uint64_t)(ir->table_mask + 1) * 3) table_resize(ir, (ir->table_mask + 1) * 2);
+    else table_put(ir, id, h);
+    return id;
+}
+
+/* (hash, id) of every node that stands for itself, sorted by hash: two
+ * counting passes of 16 bits over the pairs (sequential reads). */
+static uint64_t *nodes_by_hash(const cse_ir *ir, size_t *count)
+{
+    size_t n = 0;
+    uint64_t *a = mem_realloc(NULL, (size_t)ir->n_nodes * sizeof *a), *b = mem_realloc(NULL, (size_t)ir->n_nodes * sizeof *b);
+    for (uint32_t id = 1; id < ir->n_nodes; id++)
+        if (ir->fwd[id] == CSE_REF(id, 0)) a[n++] = ((uint64_t)ir->nodes[id].hash << 32) | id;
+    uint32_t *cnt = mem_realloc(NULL, 65537 * sizeof *cnt);
+    for (int pass = 0; pass < 2; pass++) {
+        int shift = 32 + 16 * pass;
+        memset(cnt, 0, 65537 * sizeof *cnt);
+        for (size_t k = 0; k < n; k++) cnt[((a[k] >> shift) & 0xffff) + 1]++;
+        for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];
+        for (size_t k = 0; k < n; k++) b[cnt[(a[k] >> shift) & 0xffff]++] = a[k];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    free(cnt);
+    free(b);
+    *count = n;
+    return a;
+}
+
+/* After a bulk lowering: two terms may have given equal nodes (x*y and
+ * -x*y, x - y and y - x): each later copy is forwarded to the first, items
+ * are resolved and hashed again, until no copy is left (parents of copies
+ * become copies in the next round). */
+static void dedupe(cse_ir *ir)
+{
+    for (int round = 0; round < 8; round++) {
+        for (uint32_t id = 1; id < ir->n_nodes; id++) {
+            if (ir->fwd[id] != CSE_REF(id, 0)) continue;
+            cse_node *nd = &ir->nodes[id];
+            cse_ref *it = ir->pool + nd->off;
+            if (ir->forwarded)
+                for (uint32_t i = 0; i < nd->n; i++) it[i] = cse_resolve(ir, it[i]);
+            nd->hash = key_hash(nd->kind, nd->fn, nd->aux, nd->nnum, it, nd->n);
+        }
+        size_t n;
+        uint64_t *hs = nodes_by_hash(ir, &n);
+        size_t copies = 0;
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && (hs[j] >> 32) == (hs[i] >> 32)) j++;
+            for (size_t a = i; a + 1 < j; a++) {
+                uint32_t ia = (uint32_t)hs[a];
+                const cse_node *x = &ir->nodes[ia];
+                if (ir->fwd[ia] != CSE_REF(ia, 0)) continue;
+                for (size_t b = a + 1; b < j; b++) {
+                    uint32_t ib = (uint32_t)hs[b];
+                    const cse_node *y = &ir->nodes[ib];
+                    if (ir->fwd[ib] != CSE_REF(ib, 0) || x->kind != y->kind || x->fn != y->fn || x->aux != y->aux ||
+                        x->nnum != y->nnum || x->n != y->n ||
+                        memcmp(ir->pool + x->off, ir->pool + y->off, x->n * sizeof(cse_ref)) != 0)
+                        continue;
+                    uint32_t keep = ia < ib ? ia : ib, drop = ia ^ ib ^ keep;
+                    ir->fwd[drop] = CSE_REF(keep, 0);
+                    ir->forwarded = 1;
+                    copies++;
+                    if (drop == ia) break;
+                }
+            }
+            i = j;
+        }
+        free(hs);
+        if (!copies) break;
+    }
+}
+
+/* The table rebuilt with every node, filled in slot order (nodes sorted by
+ * home slot), so the writes sweep the table once. */
+static void table_rebuild(cse_ir *ir)
+{
+    uint64_t slots = 1024;
+    while ((uint64_t)ir->n_nodes * 4 > slots * 3) slots *= 2;
+    if (slots == (uint64_t)ir->table_mask + 1) {
+        memset(ir->table, 0, slots * sizeof *ir->table); /* its pages are mapped already */
+    } else {
+        free(ir->table);
+        ir->table = mem_calloc(slots, sizeof *ir->table);
+        ir->table_mask = (uint32_t)(slots - 1);
+    }
+    size_t n;
+    uint64_t *hs = nodes_by_hash(ir, &n);
+    /* by home slot: a counting pass over its top bits (at most 2^16 buckets) */
+    size_t buckets = slots > 65536 ? 65536 : (size_t)slots;
+    int shift = 0;
+    while (((uint64_t)buckets << shift) < slots) shift++;
+    uint64_t *b = mem_realloc(NULL, (n ? n : 1) * sizeof *b);
+    uint32_t *cnt = mem_calloc(buckets + 1, sizeof *cnt);
+    for (size_t k = 0; k < n; k++) cnt[(((hs[k] >> 32) & ir->table_mask) >> shift) + 1]++;
+    for (size_t d = 0; d < buckets; d++) cnt[d + 1] += cnt[d];
+    for (size_t k = 0; k < n; k++) b[cnt[((hs[k] >> 32) & ir->table_mask) >> shift]++] = hs[k];
+    for (size_t k = 0; k < n; k++) table_put(ir, (uint32_t)b[k], (uint32_t)(b[k] >> 32));
+    free(cnt);
+    free(b);
+    free(hs);
+}
+
+cse_ref cse_resolve(cse_ir *ir, cse_ref r)
+{
+    if (!ir->forwarded) return r;
+    uint32_t n = CSE_NODE(r);
+    if (ir->fwd[n] == CSE_REF(n, 0)) return r;
+    cse_ref cur = r;
+    for (int steps = 0; ir->fwd[CSE_NODE(cur)] != CSE_REF(CSE_NODE(cur), 0); steps++) {
+        ir_invariant(steps < (1 << 30), "forwarding cycle");
+        cur = ir->fwd[CSE_NODE(cur)] ^ CSE_NEG(cur);
+    }
+    ir->fwd[n] = cur ^ CSE_NEG(r); /* path compression: +n stands for this */
+    return cur;
+}
+
+void cse_bulk_begin(cse_ir *ir) { ir->bulk = 1; }
+
+void cse_bulk_end(cse_ir *ir)
+{
+    ir->bulk = 0;
+    dedupe(ir);
+    table_rebuild(ir);
+}
+
+/* ---- constructors ---- */
+
+cse_ref cse_input(cse_ir *ir, term_id sym) { return CSE_REF(intern(ir, CK_INPUT, 0, sym, 0, NULL, 0), 0); }
+
+cse_ref cse_const(cse_ir *ir, const fmpq_t q)
+{
+    fmpq_t a;
+    fmpq_init(a);
+    fmpq_abs(a, q);
+    int neg = fmpq_sgn(q) < 0;
+    num_id id = num_intern(&ir->s->nums, a);
+    fmpq_clear(a);
+    return CSE_REF(intern(ir, CK_CONST, 0, id, 0, NULL, 0), neg);
+}
+
+static const fmpq *const_value(const cse_ir *ir, uint32_t n) { return num_value(&ir->s->nums, ir->nodes[n].aux); }
+
+static cse_ref const_si(cse_ir *ir, slong v)
+{
+    fmpq_t q;
+    fmpq_init(q);
+    fmpq_set_si(q, v, 1);
+    cse_ref r = cse_const(ir, q);
+    fmpq_clear(q);
+    return r;
+}
+
+cse_ref cse_sum(cse_ir *ir, const cse_ref *items, size_t n)
+{
+    refvec v;
+    rv_init(&v);
+    fmpq_t c;
+    fmpq_init(c);
+    int have_const = 0;
+    for (size_t i = 0; i < n; i++) {
+        cse_ref r = cse_resolve(ir, items[i]);
+        uint32_t m = CSE_NODE(r);
+        if (ir->kind[m] == CK_CONST) {
+            if (CSE_NEG(r)) fmpq_sub(c, c, const_value(ir, m));
+            else fmpq_add(c, c, const_value(ir, m));
+            have_const = 1;
+        } else {
+            rv_push(&v, r);
+        }
+    }
+    /* merge repeated nodes: x + x = 2*x, x - x = 0 (repeat: a merge may
+     * produce a node present already) */
+    for (int again = 1; again;) {
+        again = 0;
+        sort_refs(v.v, v.n);
+        size_t w = 0;
+        for (size_t i = 0; i < v.n;) {
+            size_t j = i;
+            slong net = 0;
+            while (j < v.n && CSE_NODE(v.v[j]) == CSE_NODE(v.v[i])) net += CSE_NEG(v.v[j++]) ? -1 : 1;
+            uint32_t m = CSE_NODE(v.v[i]);
+            i = j;
+            if (net == 1 || net == -1) {
+                v.v[w++] = CSE_REF(m, net < 0);
+            } else if (net != 0) {
+                cse_ref k = const_si(ir, net < 0 ? -net : net), x = CSE_REF(m, 0);
+                v.v[w++] = cse_prod(ir, (cse_ref[]){ k, x }, 2, NULL, 0) ^ (cse_ref)(net < 0);
+                again = 1;
+            }
+        }
+        v.n = w;
+    }
+    if (have_const && !fmpq_is_zero(c)) {
+        rv_push(&v, cse_const(ir, c));
+        sort_refs(v.v, v.n);
+    }
+    fmpq_clear(c);
+    cse_ref out;
+    if (v.n == 0) {
+        out = const_si(ir, 0);
+    } else if (v.n == 1) {
+        out = v.v[0];
+    } else {
+        cse_ref neg = CSE_NEG(v.v[0]);
+        if (neg)
+            for (size_t i = 0; i < v.n; i++) v.v[i] ^= 1;
+        out = CSE_REF(intern(ir, CK_SUM, 0, 0, 0, v.v, v.n), neg);
+    }
+    rv_clear(&v);
+    return out;
+}
+
+/* A factor base^expo of a product. */
+typedef struct factor {
+    uint32_t base;
+    int64_t expo;
+} factor;
+
+static int factor_cmp(const void *a, const void *b)
+{
+    const factor *x = a, *y = b;
+    return (x->base > y->base) - (x->base < y->base);
+}
+
+/* base^e for a merged exponent e (any size): a POWI, or a general power. */
+static cse_ref power_of(cse_ir *ir, uint32_t base, int64_t e)
+{
+    if (e == 1) return CSE_REF(base, 0);
+    if (e < ((int64_t)1 << 31)) return cse_powi(ir, CSE_REF(base, 0), (uint32_t)e);
+    fmpq_t q;
+    fmpq_init(q);
+    fmpz_set_si(fmpq_numref(q), e);
+    num_id id = num_intern(&ir->s->nums, q);
+    fmpq_clear(q);
+    cse_ref b = CSE_REF(base, 0);
+    return cse_call(ir, CF_POWQ, id, &b, 1);
+}
+
+cse_ref cse_prod(cse_ir *ir, const cse_ref *num, size_t nn, const cse_ref *den, size_t nd)
+{
+    factor local[LOCAL_REFS], *f = nn + nd <= LOCAL_REFS ? local : mem_realloc(NULL, (nn + nd) * sizeof *f);
+    size_t m = 0;
+    cse_ref sign = 0;
+    fmpq_t c;
+    fmpq_init(c);
+    fmpq_one(c);
+    int zero_den = 0;
+    for (size_t i = 0; i < nn + nd; i++) {
+        int in_den = i >= nn;
+        cse_ref r = cse_resolve(ir, in_den ? den[i - nn] : num[i]);
+        uint32_t x = CSE_NODE(r);
+        sign ^= CSE_NEG(r);
+        if (ir->kind[x] == CK_CONST) {
+            const fmpq *v = const_value(ir, x);
+            if (!in_den) fmpq_mul(c, c, v);
+            else if (fmpq_is_zero(v)) zero_den = 1; /* kept formal: x/0 */
+            else fmpq_div(c, c, v);
+            continue;
+        }
+        int64_t e = 1;
+        if (ir->kind[x] == CK_POWI) {
+            cse_ref b = cse_resolve(ir, cse_items(ir, x)[0]);
+            e = ir->nodes[x].aux;
+            if (CSE_NEG(b) && (e & 1)) sign ^= 1;
+            x = CSE_NODE(b);
+        }
+        f[m].base = x;
+        f[m++].expo = in_den ? -e : e;
+    }
+    cse_ref out;
+    if (fmpq_is_zero(c)) {
+        out = const_si(ir, 0);
+        goto done;
+    }
+    if (m > 32) qsort(f, m, sizeof *f, factor_cmp);
+    else
+        for (size_t i = 1; i < m; i++) {
+            factor x = f[i];
+            size_t j = i;
+            while (j > 0 && f[j - 1].base > x.base) { f[j] = f[j - 1]; j--; }
+            f[j] = x;
+        }
+    refvec vn, vd;
+    rv_init(&vn);
+    rv_init(&vd);
+    if (!fmpq_is_one(c)) rv_push(&vn, cse_const(ir, c));
+    if (zero_den) rv_push(&vd, const_si(ir, 0));
+    for (size_t i = 0; i < m;) {
+        size_t j = i;
+        int64_t e = 0;
+        while (j < m && f[j].base == f[i].base) e += f[j++].expo;
+        uint32_t b = f[i].base;
+        i = j;
+        if (e > 0) rv_push(&vn, power_of(ir, b, e));
+        else if (e < 0) rv_push(&vd, power_of(ir, b, -e));
+    }
+    for (size_t i = 0; i < vn.n; i++) { sign ^= CSE_NEG(vn.v[i]); vn.v[i] &= ~1u; }
+    for (size_t i = 0; i < vd.n; i++) { sign ^= CSE_NEG(vd.v[i]); vd.v[i] &= ~1u; }
+    sort_refs(vn.v, vn.n);
+    sort_refs(vd.v, vd.n);
+    if (vn.n + vd.n == 0) {
+        out = const_si(ir, 1) ^ sign;
+    } else if (vd.n == 0 && vn.n == 1) {
+        out = vn.v[0] ^ sign;
+    } else {
+        size_t total = vn.n + vd.n;
+        refvec all;
+        rv_init(&all);
+        for (size_t i = 0; i < vn.n; i++) rv_push(&all, vn.v[i]);
+        for (size_t i = 0; i < vd.n; i++) rv_push(&all, vd.v[i]);
+        out = CSE_REF(intern(ir, CK_PROD, 0, 0, (uint32_t)vn.n, all.v, total), sign);
+        rv_clear(&all);
+    }
+    rv_clear(&vn);
+    rv_clear(&vd);
+done:
+    fmpq_clear(c);
+    if (f != local) free(f);
+    return out;
+}
+
+cse_ref cse_powi(cse_ir *ir, cse_ref base, uint32_t k)
+{
+    cse_ref b = cse_resolve(ir, base);
+    cse_ref sign = CSE_NEG(b) && (k & 1);
+    uint32_t x = CSE_NODE(b);
+    if (k == 0) return const_si(ir, 1);
+    if (k == 1) return CSE_REF(x, sign);
+    if (ir->nodes[x].kind == CK_CONST) {
+        const fmpq *v = const_value(ir, x);
+        slong bits = fmpz_bits(fmpq_numref(v)) + fmpz_bits(fmpq_denref(v));
+        if (bits * (slong)k <= CSE_FOLD_BITS || fmpq_is_zero(v) || fmpq_is_one(v)) {
+            fmpq_t q;
+            fmpq_init(q);
+            fmpq_pow_si(q, v, (slong)k);
+            cse_ref r = cse_const(ir, q) ^ sign;
+            fmpq_clear(q);
+            return r;
+        }
+    }
+    cse_ref item = CSE_REF(x, 0);
+    return CSE_REF(intern(ir, CK_POWI, 0, k, 0, &item, 1), sign);
+}
+
+cse_ref cse_call(cse_ir *ir, unsigned fn, uint32_t aux, const cse_ref *args, size_t n)
+{
+    refvec v;
+    rv_init(&v);
+    for (size_t i = 0; i < n; i++) {
+        cse_ref r = cse_resolve(ir, args[i]);
+        if (fn == OP_ABS) r &= ~1u; /* |-x| = |x| */
+        rv_push(&v, r);
+    }
+    cse_ref out = CSE_REF(intern(ir, CK_CALL, fn, aux, 0, v.v, v.n), 0);
+    rv_clear(&v);
+    return out;
+}
+
+/* ---- lowering terms ---- */
+
+/* The factors of a product (or of a lone power) as numerator and
+ * denominator items: b^k (k integer) a power, b^(1/2) a square root, other
+ * rational exponents a general power; negative exponents go below. */
+static cse_ref lower_product(cse_ir *ir, const cse_ref *memo, term_id t)
+{
+    term_store *s = ir->s;
+    uint32_t n = term_op_of(s, t) == OP_MUL ? term_nargs(s, t) : 1;
+    refvec num, den;
+    rv_init(&num);
+    rv_init(&den);
+    fmpq_t e;
+    fmpq_init(e);
+    for (uint32_t i = 0; i < n; i++) {
+        term_id a = term_op_of(s, t) == OP_MUL ? term_arg(s, t, i) : t;
+        term_op op = term_op_of(s, a);
+        if (op == OP_NUM) {
+            rv_push(&num, cse_const(ir, term_value(s, a)));
+        } else if (op == OP_POW && term_op_of(s, term_arg(s, a, 1)) == OP_NUM) {
+            cse_ref b = memo[term_arg(s, a, 0)];
+            fmpq_set(e, term_value(s, term_arg(s, a, 1)));
+            int neg = fmpq_sgn(e) < 0;
+            refvec *side = neg ? &den : &num;
+            if (neg) fmpq_neg(e, e);
+            if (fmpz_is_one(fmpq_denref(e)) && fmpz_cmp_ui(fmpq_numref(e), ((ulong)1 << 31) - 1) <= 0) {
+                rv_push(side, cse_powi(ir, b, (uint32_t)fmpz_get_ui(fmpq_numref(e))));
+            } else if (fmpz_is_one(fmpq_numref(e)) && fmpz_equal_ui(fmpq_denref(e), 2)) {
+                rv_push(side, cse_call(ir, CF_SQRT, 0, &b, 1));
+            } else {
+                num_id id = num_intern(&s->nums, e);
+                rv_push(side, cse_call(ir, CF_POWQ, id, &b, 1));
+            }
+        } else if (op == OP_POW) {
+            cse_ref args[2] = { memo[term_arg(s, a, 0)], memo[term_arg(s, a, 1)] };
+            rv_push(&num, cse_call(ir, OP_POW, 0, args, 2));
+        } else {
+            rv_push(&num, memo[a]);
+        }
+    }
+    fmpq_clear(e);
+    cse_ref r = cse_prod(ir, num.v, num.n, den.v, den.n);
+    rv_clear(&num);
+    rv_clear(&den);
+    return r;
+}
+
+void cse_lower(cse_ref *out, cse_ref *memo, cse_ir *ir, const term_id *roots, size_t n)
+{
+    term_store *s = ir->s;
+    uint32_t count = term_count(s);
+    unsigned char *need = mem_calloc((size_t)count + 1, 1);
+    term_id top = 0;
+    for (size_t i = 0; i < n; i++) {
+        need[roots[i]] = 1;
+        if (roots[i] > top) top = roots[i];
+    }
+    /* what each term needs lowered first; arguments have smaller ids */
+    for (term_id t = top; t >= 1; t--) {
+        if (!need[t] || memo[t]) continue;
+        term_op op = term_op_of(s, t);
+        uint32_t k = term_nargs(s, t);
+        if (op == OP_MUL || op == OP_POW) {
+            for (uint32_t i = 0; i < (op == OP_MUL ? k : 1); i++) {
+                term_id a = op == OP_MUL ? term_arg(s, t, i) : t;
+                if (term_op_of(s, a) == OP_POW) {
+                    need[term_arg(s, a, 0)] = 1;
+                    if (term_op_of(s, term_arg(s, a, 1)) != OP_NUM) need[term_arg(s, a, 1)] = 1;
+                } else if (a != t && term_op_of(s, a) != OP_NUM) {
+                    need[a] = 1;
+                }
+            }
+        } else {
+            for (uint32_t i = 0; i < k; i++) need[term_arg(s, t, i)] = 1;
+        }
+    }
+    size_t n_need = 0, n_args = 0;
+    for (term_id t = 1; t <= top; t++)
+        if (need[t] && !memo[t]) { n_need++; n_args += term_nargs(s, t); }
+    cse_ir_reserve(ir, n_need + n_need / 4, n_args + n_args / 4);
+    /* one term gives one sum or product: they need no lookup now, equal
+     * nodes are merged at the end by sorting every node on its hash; when
+     * most nodes are there already, looking each new one up is cheaper */
+    int bulk = n_need > ir->n_nodes;
+    if (bulk) cse_bulk_begin(ir);
+    refvec args;
+    rv_init(&args);
+    for (term_id t = 1; t <= top; t++) {
+        if (!need[t] || memo[t]) continue;
+        term_op op = term_op_of(s, t);
+        uint32_t k = term_nargs(s, t);
+        args.n = 0;
+        switch (op) {
+        case OP_NUM: memo[t] = cse_const(ir, term_value(s, t)); break;
+        case OP_SYM: memo[t] = cse_input(ir, t); break;
+        case OP_ADD:
+            for (uint32_t i = 0; i < k; i++) rv_push(&args, memo[term_arg(s, t, i)]);
+            memo[t] = cse_sum(ir, args.v, args.n);
+            break;
+        case OP_MUL:
+        case OP_POW: memo[t] = lower_product(ir, memo, t); break;
+        default:
+            for (uint32_t i = 0; i < k; i++) rv_push(&args, memo[term_arg(s, t, i)]);
+            memo[t] = cse_call(ir, op, 0, args.v, args.n);
+            break;
+        }
+    }
+    rv_clear(&args);
+    free(need);
+    if (bulk) cse_bulk_end(ir);
+    for (size_t i = 0; i < n; i++) out[i] = memo[roots[i]];
+}
+
+/* ---- the cost model ---- */
+
+/* Multiplications of x^k by repeated squaring: floor(log2 k) squarings and
+ * one multiplication per further 1 bit of k. */
+static uint64_t powi_cost(uint32_t k)
+{
+    uint64_t c = 0;
+    for (uint32_t x = k; x > 1; x >>= 1) c++;
+    return c + (uint64_t)__builtin_popcount(k) - 1;
+}
+
+/* Operations of a node itself, its items computed; a sum's possible leading
+ * minus aside. Sums of n terms: n - 1; products: n_num - 1 multiplications
+ * and, with a denominator, n_den - 1 more and one division; calls: 1
+ * (max/min of n arguments: n - 1). */
+static uint64_t node_ops(const cse_node *nd)
+{
+    switch (nd->kind) {
+    case CK_SUM: return nd->n - 1;
+    case CK_PROD: return (nd->nnum ? nd->nnum - 1 : 0) + (nd->n - nd->nnum);
+    case CK_POWI: return powi_cost(nd->aux);
+    case CK_CALL: return (nd->fn == OP_MAX || nd->fn == OP_MIN) ? nd->n - 1 : 1;
+    default: return 0;
+    }
+}
+
+int cse_is_leaf(const cse_ir *ir, uint32_t n)
+{
+    uint8_t k = ir->kind[n];
+    return k == CK_INPUT || k == CK_CONST;
+}
+
+int cse_eff_neg(const cse_ir *ir, cse_ref r) { return (int)(CSE_NEG(r) ^ (ir->inner[CSE_NODE(r)] & 1u)); }
+
+int cse_inline_node(const cse_ir *ir, uint32_t n) { return !cse_is_leaf(ir, n) && ir->temp[n] == 0; }
+
+/* A product that prints a minus for free: it has a constant factor (-2*x)
+ * or no numerator (-1/x). */
+static int prod_takes_minus(const cse_ir *ir, uint32_t n)
+{
+    const cse_node *nd = &ir->nodes[n];
+    if (nd->kind != CK_PROD) return 0;
+    if (nd->nnum == 0) return 1;
+    const cse_ref *it = cse_items(ir, n);
+    for (uint32_t i = 0; i < nd->nnum; i++)
+        if (ir->kind[CSE_NODE(it[i])] == CK_CONST) return 1;
+    return 0;
+}
+
+int cse_neg_cost(const cse_ir *ir, uint32_t n)
+{
+    if (ir->kind[n] == CK_CONST) return 0;
+    if (!cse_inline_node(ir, n)) return 1;
+    if (ir->kind[n] == CK_SUM) return 0; /* printed with its signs flipped */
+    return prod_takes_minus(ir, n) ? 0 : 1;
+}
+
+/* Items of a sum are read through the schedule (resolved refs in the pool
+ * are not assumed): resolution is done by the caller beforehand. */
+uint32_t cse_sum_leader(const cse_ir *ir, uint32_t n, int neg, int *minus_cost)
+{
+    const cse_node *nd = &ir->nodes[n];
+    const cse_ref *it = cse_items(ir, n);
+    uint32_t absorber = UINT32_MAX;
+    for (uint32_t i = 0; i < nd->n; i++) {
+        int item_neg = cse_eff_neg(ir, it[i]) ^ neg;
+        if (!item_neg) { *minus_cost = 0; return i; }
+        uint32_t m = CSE_NODE(it[i]);
+        if (absorber == UINT32_MAX &&
+            (ir->kind[m] == CK_CONST || (cse_inline_node(ir, m) && prod_takes_minus(ir, m))))
+            absorber = i;
+    }
+    if (absorber != UINT32_MAX) { *minus_cost = 0; return absorber; }
+    *minus_cost = 1;
+    return 0;
+}
+
+/* ---- the schedule ---- */
+
+typedef struct frame {
+    uint32_t node, next;
+} frame;
+
+/* Rewrites the items of every reachable node to their resolved references
+ * (in place: the schedule reads items directly afterwards). Keys in the
+ * table go stale for rewritten nodes, which only costs missed sharing. */
+uint64_t cse_schedule(cse_ir *ir, const cse_ref *roots, size_t n, int lines)
+{
+    lines_free(ir);
+    uint32_t nn = ir->n_nodes;
+    if (nn > ir->sched_cap) {
+        ir->sched_cap = ir->cap_nodes;
+        ir->uses = mem_realloc(ir->uses, ir->sched_cap * sizeof *ir->uses);
+        ir->inner = mem_realloc(ir->inner, ir->sched_cap);
+        ir->temp = mem_realloc(ir->temp, ir->sched_cap * sizeof *ir->temp);
+        ir->state = mem_realloc(ir->state, ir->sched_cap);
+        ir->depth = mem_realloc(ir->depth, ir->sched_cap);
+    }
+    memset(ir->uses, 0, nn * sizeof *ir->uses);
+    memset(ir->inner, 0, nn);
+    memset(ir->temp, 0, nn * sizeof *ir->temp);
+    memset(ir->state, 0, nn);
+    uint8_t *state = ir->state;
+    free(ir->roots);
+    ir->roots = mem_realloc(NULL, (n ? n : 1) * sizeof *ir->roots);
+    ir->n_roots = n;
+    ir->n_order = 0;
+    if (!ir->order) {
+        ir->cap_order = 1024;
+        ir->order = mem_realloc(NULL, ir->cap_order * sizeof *ir->order);
+    }
+    size_t cap_stack = 256, top = 0;
+    frame *stack = mem_realloc(NULL, cap_stack * sizeof *stack);
+    for (size_t i = 0; i < n; i++) {
+        cse_ref r = cse_resolve(ir, roots[i]);
+        ir->roots[i] = r;
+        uint32_t m = CSE_NODE(r);
+        ir->uses[m]++;
+        if (state[m]) continue;
+        state[m] = 1;
+        stack[top++] = (frame){ m, 0 };
+        while (top) {
+            frame *f = &stack[top - 1];
+            cse_node *nd = &ir->nodes[f->node];
+            if (f->next < nd->n) {
+                cse_ref *slot = ir->pool + nd->off + f->next++;
+                *slot = cse_resolve(ir, *slot);
+                uint32_t c = CSE_NODE(*slot);
+                ir->uses[c]++;
+                if (!state[c]) {
+                    state[c] = 1;
+                    if (top == cap_stack) {
+                        cap_stack *= 2;
+                        stack = mem_realloc(stack, cap_stack * sizeof *stack);
+                    }
+                    stack[top++] = (frame){ c, 0 };
+                }
+                continue;
+            }
+            uint32_t done = f->node;
+            top--;
+            state[done] = 2;
+            if (cse_is_leaf(ir, done)) continue;
+            if (ir->n_order == ir->cap_order) {
+                ir->cap_order *= 2;
+                ir->order = mem_realloc(ir->order, ir->cap_order * sizeof *ir->order);
+            }
+            ir->order[ir->n_order++] = done;
+        }
+    }
+    free(stack);
+
+    /* signs, temporaries and inline depth, items first */
+    uint8_t *depth = ir->depth; /* written before read, items first */
+    size_t n_temps = 0;
+    for (size_t k = 0; k < ir->n_order; k++) {
+        uint32_t m = ir->order[k];
+        const cse_node *nd = &ir->nodes[m];
+        const cse_ref *it = cse_items(ir, m);
+        if (nd->kind == CK_PROD) {
+            unsigned s = 0;
+            for (uint32_t i = 0; i < nd->n; i++) s ^= (unsigned)cse_eff_neg(ir, it[i]);
+            ir->inner[m] = (uint8_t)s;
+        } else if (nd->kind == CK_POWI) {
+            ir->inner[m] = (uint8_t)(cse_eff_neg(ir, it[0]) & (int)(nd->aux & 1));
+        }
+        unsigned d = 0;
+        for (uint32_t i = 0; i < nd->n; i++) {
+            uint32_t c = CSE_NODE(it[i]);
+            if (cse_inline_node(ir, c) && depth[c] > d) d = depth[c];
+        }
+        d++;
+        if (ir->uses[m] >= 2 || d >= CSE_MAX_DEPTH) {
+            ir->temp[m] = (uint32_t)++n_temps;
+            d = 0;
+        }
+        depth[m] = (uint8_t)d;
+    }
+
+    /* inline sums asked for with a minus (call arguments, outputs) print
+     * with their signs flipped: inner bit 2 */
+    for (size_t k = 0; k < ir->n_order; k++) {
+        uint32_t m = ir->order[k];
+        const cse_node *nd = &ir->nodes[m];
+        if (nd->kind != CK_CALL) continue;
+        const cse_ref *it = cse_items(ir, m);
+        for (uint32_t i = 0; i < nd->n; i++) {
+            uint32_t c = CSE_NODE(it[i]);
+            if (cse_eff_neg(ir, it[i]) && cse_inline_node(ir, c) && ir->nodes[c].kind == CK_SUM) ir->inner[c] |= 2;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t c = CSE_NODE(ir->roots[i]);
+        if (cse_eff_neg(ir, ir->roots[i]) && cse_inline_node(ir, c) && ir->nodes[c].kind == CK_SUM) ir->inner[c] |= 2;
+    }
+
+    /* the count */
+    uint64_t ops = 0;
+    for (size_t k = 0; k < ir->n_order; k++) {
+        uint32_t m = ir->order[k];
+        const cse_node *nd = &ir->nodes[m];
+        ops += node_ops(nd);
+        if (nd->kind == CK_SUM) {
+            int minus;
+            cse_sum_leader(ir, m, (ir->inner[m] >> 1) & 1, &minus);
+            ops += (uint64_t)minus;
+        } else if (nd->kind == CK_CALL) {
+            const cse_ref *it = cse_items(ir, m);
+            for (uint32_t i = 0; i < nd->n; i++)
+                if (cse_eff_neg(ir, it[i])) ops += (uint64_t)cse_neg_cost(ir, CSE_NODE(it[i]));
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (cse_eff_neg(ir, ir->roots[i])) ops += (uint64_t)cse_neg_cost(ir, CSE_NODE(ir->roots[i]));
+
+    if (lines) {
+        ir->n_lines = n_temps;
+        ir->line_node = mem_realloc(NULL, (n_temps + 1) * sizeof *ir->line_node);
+        ir->temp_name = mem_calloc(n_temps + 1, sizeof *ir->temp_name);
+        ir->temp_number = mem_calloc(n_temps + 1, sizeof *ir->temp_number);
+        for (size_t k = 0; k < ir->n_order; k++) {
+            uint32_t m = ir->order[k];
+            if (ir->temp[m]) ir->line_node[ir->temp[m] - 1] = m;
+        }
+    }
+    return ops;
+}
+
+/* ---- every output as a tree ---- */
+
+/* tree[m]: ops of node m written out with nothing shared; neg[m]: the same
+ * with its value negated (what a call argument or an output may ask). In a
+ * tree every node is inline. Values are released after their last use. */
+void cse_tree_count(fmpz_t total, cse_ir *ir, const cse_ref *roots, size_t n)
+{
+    uint32_t nn = ir->n_nodes;
+    uint32_t *left = mem_calloc(nn, sizeof *left); /* uses not yet read */
+    uint8_t *sign = mem_calloc(nn, 1);             /* inner sign */
+    fmpz *tree = mem_calloc(nn, sizeof *tree), *neg = mem_calloc(nn, sizeof *neg);
+    unsigned char *reach = mem_calloc(nn, 1);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t m = CSE_NODE(roots[i]);
+        reach[m] = 1;
+        left[m]++;
+    }
+    /* nodes were made items first: a downward sweep marks what roots reach */
+    for (uint32_t m = nn; m-- > 1;) {
+        if (!reach[m]) continue;
+        const cse_node *nd = &ir->nodes[m];
+        const cse_ref *it = cse_items(ir, m);
+        for (uint32_t i = 0; i < nd->n; i++) {
+            ir_invariant(CSE_NODE(it[i]) < m, "nodes out of order for the tree count");
+            reach[CSE_NODE(it[i])] = 1;
+            left[CSE_NODE(it[i])]++;
+        }
+    }
+    fmpz_zero(total);
+    fmpz_t x;
+    fmpz_init(x);
+    for (uint32_t m = 1; m < nn; m++) {
+        if (!reach[m]) continue;
+        const cse_node *nd = &ir->nodes[m];
+        const cse_ref *it = cse_items(ir, m);
+        if (nd->kind == CK_CONST) { fmpz_zero(&tree[m]); fmpz_zero(&neg[m]); continue; }
+        if (nd->kind == CK_INPUT) { fmpz_zero(&tree[m]); fmpz_one(&neg[m]); continue; }
+        fmpz_set_ui(&tree[m], node_ops(nd));
+        unsigned s = 0;
+        int takes_minus = nd->kind == CK_PROD && nd->nnum == 0;
+        int any_pos = 0, any_neg = 0, absorber = 0;
+        for (uint32_t i = 0; i < nd->n; i++) {
+            uint32_t c = CSE_NODE(it[i]);
+            int e = (int)(CSE_NEG(it[i]) ^ sign[c]);
+            if (nd->kind == CK_CALL && e) fmpz_add(&tree[m], &tree[m], &neg[c]);
+            else fmpz_add(&tree[m], &tree[m], &tree[c]);
+            s ^= (unsigned)e;
+            if (e) any_neg = 1; else any_pos = 1;
+            uint8_t ck = ir->kind[c];
+            if (ck == CK_CONST) {
+                absorber = 1;
+                if (i < nd->nnum) takes_minus = 1;
+            } else if (ck == CK_PROD) {
+                const cse_node *cn = &ir->nodes[c];
+                int t = cn->nnum == 0;
+                for (uint32_t j = 0; j < cn->nnum && !t; j++) t = ir->nodes[CSE_NODE(cse_items(ir, c)[j])].kind == CK_CONST;
+                absorber |= t;
+            }
+            if (--left[c] == 0) { fmpz_clear(&tree[c]); fmpz_clear(&neg[c]); fmpz_init(&tree[c]); fmpz_init(&neg[c]); }
+        }
+        if (nd->kind == CK_PROD) sign[m] = (uint8_t)s;
+        else if (nd->kind == CK_POWI) sign[m] = (uint8_t)(s & (nd->aux & 1));
+        fmpz_set(&neg[m], &tree[m]);
+        if (nd->kind == CK_SUM) {
+            if (!any_pos && !absorber) fmpz_add_ui(&tree[m], &tree[m], 1);
+            if (!any_neg && !absorber) fmpz_add_ui(&neg[m], &neg[m], 1);
+        } else if (!(nd->kind == CK_PROD && takes_minus)) {
+            fmpz_add_ui(&neg[m], &neg[m], 1);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t m = CSE_NODE(roots[i]);
+        fmpz_add(total, total, (CSE_NEG(roots[i]) ^ sign[m]) ? &neg[m] : &tree[m]);
+    }
+    fmpz_clear(x);
+    for (uint32_t m = 0; m < nn; m++) { fmpz_clear(&tree[m]); fmpz_clear(&neg[m]); }
+    free(tree);
+    free(neg);
+    free(left);
+    free(sign);
+    free(reach);
+}

@@ -1,0 +1,2 @@
+# hmp simplify --list: every rule set and rule.
+$HMP simplify --list
