@@ -104,6 +104,37 @@ static double ball_err_scaled(double o, const arb_t x, const arb_t w, double u)
     return r;
 }
 
+/* The verdict on o from balls x (the truth) and w (W = sum_j a_j |v_j|):
+ * 1 over, 0 within, -1 undecided. Within means |o - x| <= T u max(|x|,
+ * the smallest normal) with --tol T, else |o - x| <= allowed u W + eta
+ * (the a-priori bound and the underflow allowance). e, lim: scratch. */
+static int ball_verdict(double o, const arb_t x, const arb_t w, double allowed, double eta, const verify_problem *p,
+                        arb_t e, arb_t lim)
+{
+    fp_format f = p->out_format;
+    if (!isfinite(o)) return 1;
+    arb_set_d(e, o);
+    arb_sub(e, e, x, 128);
+    arb_abs(e, e);
+    arb_t t;
+    arb_init(t);
+    if (p->tol > 0) {
+        arb_abs(lim, x);
+        arb_set_d(t, ldexp(1.0, (int)fp_info(f)->emin + fp_info(f)->prec - 2));
+        arb_max(lim, lim, t, 128);
+    } else {
+        arb_set(lim, w);
+    }
+    arb_mul_2exp_si(lim, lim, -fp_info(f)->prec);
+    arb_mul_arf_d(lim, lim, p->tol > 0 ? p->tol : allowed, 128);
+    if (p->tol <= 0) {
+        arb_set_d(t, eta);
+        arb_add(lim, lim, t, 128);
+    }
+    arb_clear(t);
+    return arb_le(e, lim) ? 0 : arb_gt(e, lim) ? 1 : -1;
+}
+
 /* The state of one entry. */
 typedef struct entry_state {
     int decided, over;
@@ -131,44 +162,14 @@ static int decide_entry(entry_state *st, double o, const arb_t x, const arb_t w,
     double ulp = ulp_of(xlo, f);
     if (ulp != ulp_of(xhi, f)) return 0;
     double u = ldexp(1.0, -fp_info(f)->prec);
-    double xm = arf_get_d(arb_midref(x), ARF_RND_NEAR), wm = arf_get_d(arb_midref(w), ARF_RND_NEAR);
-    int over;
-    if (!isfinite(o)) {
-        over = 1;
-    } else {
-        arb_set_d(e, o);
-        arb_sub(e, e, x, 128);
-        arb_abs(e, e);
-        if (p->tol > 0) { /* --tol T: |o - x| <= T u max(|x|, smallest normal) */
-            arb_abs(lim, x);
-            arb_t floor_;
-            arb_init(floor_);
-            arb_one(floor_);
-            arb_mul_2exp_si(floor_, floor_, (slong)fp_info(f)->emin + fp_info(f)->prec - 2);
-            arb_max(lim, lim, floor_, 128);
-            arb_clear(floor_);
-        } else { /* the a-priori bound: err_scaled <= allowed */
-            arb_set(lim, w);
-        }
-        arb_mul_2exp_si(lim, lim, -fp_info(f)->prec);
-        arb_mul_arf_d(lim, lim, allowed, 128);
-        if (p->tol <= 0) { /* the underflow allowance */
-            arb_t et;
-            arb_init(et);
-            arb_set_d(et, eta);
-            arb_add(lim, lim, et, 128);
-            arb_clear(et);
-        }
-        if (arb_le(e, lim)) over = 0;
-        else if (arb_gt(e, lim)) over = 1;
-        else return 0;
-    }
+    double xm = arf_get_d(arb_midref(x), ARF_RND_NEAR);
+    int over = ball_verdict(o, x, w, allowed, eta, p, e, lim);
+    if (over < 0) return 0;
     st->decided = 1;
     st->bits = bits;
     st->over = over;
     st->ulp_err = isfinite(o) ? fabs(o - xm) / ulp : INFINITY;
     st->err_scaled = ball_err_scaled(o, x, w, u);
-    (void)wm;
     return 1;
 }
 
@@ -455,30 +456,8 @@ static int grouped_entry(entry_state *st, const verify_problem *p, size_t b, siz
             /* the verdict from the ball (or the exact value) */
             if (exact) arb_set_fmpq(w->x, xq, 256);
             double u = ldexp(1.0, -fp_info(f)->prec);
-            int over = 0;
-            if (isfinite(o)) {
-                arb_set_d(w->e, o);
-                arb_sub(w->e, w->e, w->x, 128);
-                arb_abs(w->e, w->e);
-                if (p->tol > 0) {
-                    arb_abs(w->lim, w->x);
-                    arb_set_d(w->t, ldexp(1.0, (int)fp_info(f)->emin + fp_info(f)->prec - 2));
-                    arb_max(w->lim, w->lim, w->t, 128);
-                } else {
-                    arb_set(w->lim, w->w);
-                }
-                arb_mul_2exp_si(w->lim, w->lim, -fp_info(f)->prec);
-                arb_mul_arf_d(w->lim, w->lim, p->tol > 0 ? p->tol : allowed, 128);
-                if (p->tol <= 0) {
-                    arb_set_d(w->t, eta);
-                    arb_add(w->lim, w->lim, w->t, 128);
-                }
-                if (arb_le(w->e, w->lim)) over = 0;
-                else if (arb_gt(w->e, w->lim)) over = 1;
-                else ok = 0;
-            } else {
-                over = 1;
-            }
+            int over = ball_verdict(o, w->x, w->w, allowed, eta, p, w->e, w->lim);
+            if (over < 0) ok = 0;
             if (ok) {
                 double xm = exact ? fmpq_get_d(xq) : arf_get_d(arb_midref(w->x), ARF_RND_NEAR);
                 st->decided = 1;
