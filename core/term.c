@@ -35,7 +35,7 @@ static uint32_t hash_args(term_op op, const term_id *args, size_t n)
 
 static uint32_t node_hash(const term_store *s, term_id id)
 {
-    term_op op = (term_op)s->ops[id];
+    term_op op = term_op_of(s, id);
     const term_node *nd = &s->nodes[id];
     return op == OP_NUM || op == OP_SYM ? hash_leaf(op, nd->a) : hash_args(op, s->pool + nd->a, nd->b);
 }
@@ -63,7 +63,7 @@ static void table_resize(term_store *s, uint32_t cap)
     for (term_id id = 1; id < s->n_nodes; id++) table_put(s, id, node_hash(s, id));
 }
 
-static term_id new_node(term_store *s, term_op op, uint32_t hash, uint32_t a, uint32_t b)
+static term_id new_node(term_store *s, term_op op, uint8_t flags, uint32_t hash, uint32_t a, uint32_t b)
 {
     if (s->n_nodes == ((uint32_t)1 << 31) - 1) { fputs("hmp: term store full (2^31 nodes)\n", stderr); abort(); }
     if (s->n_nodes == s->cap_nodes) {
@@ -76,7 +76,7 @@ static term_id new_node(term_store *s, term_op op, uint32_t hash, uint32_t a, ui
     term_id id = s->n_nodes++;
     s->nodes[id].a = a;
     s->nodes[id].b = b;
-    s->ops[id] = (uint8_t)op;
+    s->ops[id] = (uint8_t)(op | flags);
     if ((uint64_t)s->n_nodes * 4 > (uint64_t)(s->table_mask + 1) * 3) table_resize(s, (s->table_mask + 1) * 2);
     else table_put(s, id, hash);
     return id;
@@ -89,9 +89,9 @@ static term_id intern_leaf(term_store *s, term_op op, uint32_t a)
     uint32_t i = h & s->table_mask;
     for (uint32_t e; (e = s->table[i]) != 0; i = (i + 1) & s->table_mask) {
         term_id id = e & idm;
-        if ((e & ~idm) == tag && s->ops[id] == op && s->nodes[id].a == a) return id;
+        if ((e & ~idm) == tag && term_op_of(s, id) == op && s->nodes[id].a == a) return id;
     }
-    return new_node(s, op, h, a, 0);
+    return new_node(s, op, 0, h, a, 0);
 }
 
 /* args must not point into the pool. */
@@ -103,7 +103,7 @@ static term_id intern_args(term_store *s, term_op op, const term_id *args, size_
     uint32_t i = h & s->table_mask;
     for (uint32_t e; (e = s->table[i]) != 0; i = (i + 1) & s->table_mask) {
         term_id id = e & idm;
-        if ((e & ~idm) != tag || s->ops[id] != op) continue;
+        if ((e & ~idm) != tag || term_op_of(s, id) != op) continue;
         const term_node *nd = &s->nodes[id];
         if (nd->b == n && memcmp(s->pool + nd->a, args, n * sizeof *args) == 0) return id;
     }
@@ -115,9 +115,11 @@ static term_id intern_args(term_store *s, term_op op, const term_id *args, size_
         s->cap_pool = cap;
     }
     uint32_t off = (uint32_t)s->n_pool;
-    memcpy(s->pool + off, args, n * sizeof *args);
+    uint8_t flags = op == OP_NINF ? TERM_FLAG_NINF : 0;
+    for (size_t k = 0; k < n; k++) flags |= s->ops[args[k]] & TERM_FLAG_NINF;
+    if (n) memcpy(s->pool + off, args, n * sizeof *args);
     s->n_pool += n;
-    return new_node(s, op, h, off, (uint32_t)n);
+    return new_node(s, op, flags, h, off, (uint32_t)n);
 }
 
 /* ---- a small vector of ids on the stack, on the heap when large ---- */
@@ -166,6 +168,8 @@ void term_store_init(term_store *s)
     s->one = term_num_id(s, NUM_ONE);
     s->minus_one = term_num_id(s, NUM_MINUS_ONE);
     s->half = term_num_si(s, 1, 2);
+    term_id none[1] = { TERM_NONE };
+    s->neg_inf = intern_args(s, OP_NINF, none, 0);
 }
 
 void term_store_reserve(term_store *s, size_t nodes, size_t args)
@@ -279,17 +283,17 @@ term_id term_sym_cstr(term_store *s, const char *name) { return term_sym(s, name
 
 /* ---- queries ---- */
 
-int term_is_num(const term_store *s, term_id t) { return s->ops[t] == OP_NUM; }
+int term_is_num(const term_store *s, term_id t) { return term_op_of(s, t) == OP_NUM; }
 
 int term_is_integer(const term_store *s, term_id t)
 {
-    return s->ops[t] == OP_NUM && num_is_integer(&s->nums, term_num_of(s, t));
+    return term_op_of(s, t) == OP_NUM && num_is_integer(&s->nums, term_num_of(s, t));
 }
 
 void term_split_coeff(num_id *coeff, term_id *base, term_store *s, term_id t)
 {
-    if (s->ops[t] == OP_NUM) { *coeff = term_num_of(s, t); *base = s->one; return; }
-    if (s->ops[t] == OP_MUL && s->ops[term_arg(s, t, 0)] == OP_NUM) {
+    if (term_op_of(s, t) == OP_NUM) { *coeff = term_num_of(s, t); *base = s->one; return; }
+    if (term_op_of(s, t) == OP_MUL && term_op_of(s, term_arg(s, t, 0)) == OP_NUM) {
         uint32_t n = term_nargs(s, t);
         *coeff = term_num_of(s, term_arg(s, t, 0));
         if (n == 2) { *base = term_arg(s, t, 1); return; }
@@ -308,9 +312,81 @@ void term_split_coeff(num_id *coeff, term_id *base, term_store *s, term_id t)
 const char *term_op_name(term_op op)
 {
     static const char *names[OP_COUNT_] = { "none", "num", "sym", "add", "mul", "pow",
-                                            "exp", "log", "max", "min", "abs", "tanh" };
+                                            "exp", "log", "max", "min", "abs", "tanh",
+                                            "lse", "ninf" };
     return (unsigned)op < OP_COUNT_ ? names[op] : "?";
 }
+
+/* ---- -inf (core/term.h): only the folds that hold in the extended reals;
+ * every other term that mentions -inf is kept formal, its arguments as given
+ * but sorted by id, so that it is still hash-consed deterministically. */
+
+static int cmp_ids(const void *x, const void *y)
+{
+    term_id a = *(const term_id *)x, b = *(const term_id *)y;
+    return (a > b) - (a < b);
+}
+
+static int any_ninf(const term_store *s, const term_id *args, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (term_has_ninf(s, args[i])) return 1;
+    return 0;
+}
+
+static term_id formal_sorted(term_store *s, term_op op, const term_id *args, size_t n)
+{
+    idvec v;
+    idvec_init(&v);
+    idvec_reserve(&v, n);
+    memcpy(v.v, args, n * sizeof *args);
+    qsort(v.v, n, sizeof *v.v, cmp_ids);
+    term_id t = intern_args(s, op, v.v, n);
+    idvec_clear(&v);
+    return t;
+}
+
+/* A sum with an argument that mentions -inf. */
+static term_id add_ninf(term_store *s, const term_id *args, size_t n)
+{
+    int inf = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (args[i] == s->neg_inf) inf = 1;
+        else if (term_has_ninf(s, args[i])) other = 1;
+    }
+    if (inf && !other) return s->neg_inf; /* x + -inf = -inf, x finite */
+    idvec v;
+    idvec_init(&v);
+    idvec_reserve(&v, n);
+    for (size_t i = 0; i < n; i++)
+        if (args[i] != s->zero) v.v[v.n++] = args[i];
+    term_id t = v.n == 1 ? v.v[0] : formal_sorted(s, OP_ADD, v.v, v.n);
+    idvec_clear(&v);
+    return t;
+}
+
+/* A product with an argument that mentions -inf. */
+static term_id mul_ninf(term_store *s, const term_id *args, size_t n)
+{
+    int sign = 1;
+    size_t inf = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (term_op_of(s, args[i]) == OP_NUM) sign *= fmpq_sgn(term_value(s, args[i]));
+        else if (args[i] == s->neg_inf) inf++;
+        else other++;
+    }
+    if (inf == 1 && other == 0 && sign > 0) return s->neg_inf; /* c * -inf = -inf, c > 0 */
+    idvec v;
+    idvec_init(&v);
+    idvec_reserve(&v, n);
+    for (size_t i = 0; i < n; i++)
+        if (args[i] != s->one) v.v[v.n++] = args[i];
+    term_id t = v.n == 1 ? v.v[0] : formal_sorted(s, OP_MUL, v.v, v.n);
+    idvec_clear(&v);
+    return t;
+}
+
+term_id term_neg_inf(term_store *s) { return s->neg_inf; }
 
 /* ---- sums ---- */
 
@@ -363,10 +439,10 @@ static void summand_sort(const term_store *s, summand *v, summand *tmp, size_t n
 static void summand_of(summand *m, const term_store *s, term_id t)
 {
     m->orig = t;
-    if (s->ops[t] == OP_MUL) {
+    if (term_op_of(s, t) == OP_MUL) {
         const term_node *nd = &s->nodes[t];
         term_id first = s->pool[nd->a];
-        if (s->ops[first] == OP_NUM) {
+        if (term_op_of(s, first) == OP_NUM) {
             m->coeff = term_num_of(s, first);
             m->single = nd->b == 2 ? s->pool[nd->a + 1] : 0;
             m->off = nd->a + 1;
@@ -404,16 +480,17 @@ static term_id summand_term(term_store *s, const summand *m)
 /* t = c*(sum): a MUL of a number and one sum. */
 static int is_scaled_sum(const term_store *s, term_id t)
 {
-    return term_nargs(s, t) == 2 && s->ops[term_arg(s, t, 0)] == OP_NUM && s->ops[term_arg(s, t, 1)] == OP_ADD;
+    return term_nargs(s, t) == 2 && term_op_of(s, term_arg(s, t, 0)) == OP_NUM && term_op_of(s, term_arg(s, t, 1)) == OP_ADD;
 }
 
 term_id term_add(term_store *s, const term_id *args, size_t n)
 {
+    if (any_ninf(s, args, n)) return add_ninf(s, args, n);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         term_id t = args[i];
-        if (s->ops[t] == OP_MUL && is_scaled_sum(s, t)) t = term_arg(s, t, 1);
-        total += s->ops[t] == OP_ADD ? term_nargs(s, t) : 1;
+        if (term_op_of(s, t) == OP_MUL && is_scaled_sum(s, t)) t = term_arg(s, t, 1);
+        total += term_op_of(s, t) == OP_ADD ? term_nargs(s, t) : 1;
     }
     summand local[LOCAL_IDS], *v = total <= LOCAL_IDS / 2 ? local : mem_realloc(NULL, 2 * total * sizeof *v);
     summand *tmp = v + total;
@@ -426,16 +503,16 @@ term_id term_add(term_store *s, const term_id *args, size_t n)
     for (size_t i = 0; i < n; i++) {
         term_id t = args[i];
         const fmpq *scale = NULL; /* c when t = c*(sum), flattened as c*x + c*y */
-        if (s->ops[t] == OP_MUL && is_scaled_sum(s, t)) {
+        if (term_op_of(s, t) == OP_MUL && is_scaled_sum(s, t)) {
             scale = term_value(s, term_arg(s, t, 0));
             t = term_arg(s, t, 1);
         }
         size_t k = 1;
         const term_id *ts = &args[i];
-        if (s->ops[t] == OP_ADD) { k = term_nargs(s, t); ts = term_args(s, t); }
+        if (term_op_of(s, t) == OP_ADD) { k = term_nargs(s, t); ts = term_args(s, t); }
         for (size_t j = 0; j < k; j++) {
             term_id u = ts[j];
-            if (s->ops[u] == OP_NUM) {
+            if (term_op_of(s, u) == OP_NUM) {
                 if (term_num_of(s, u) == NUM_ZERO) continue;
                 if (scale) fmpq_addmul(constant, term_value(s, u), scale);
                 else fmpq_add(constant, constant, term_value(s, u));
@@ -526,8 +603,9 @@ static term_id pow_num(term_store *s, term_id base, num_id e);
 
 term_id term_mul(term_store *s, const term_id *args, size_t n)
 {
+    if (any_ninf(s, args, n)) return mul_ninf(s, args, n);
     size_t total = 0;
-    for (size_t i = 0; i < n; i++) total += s->ops[args[i]] == OP_MUL ? term_nargs(s, args[i]) : 1;
+    for (size_t i = 0; i < n; i++) total += term_op_of(s, args[i]) == OP_MUL ? term_nargs(s, args[i]) : 1;
     factor local[LOCAL_IDS], *v = total <= LOCAL_IDS / 2 ? local : mem_realloc(NULL, 2 * total * sizeof *v);
     factor *tmp = v + total;
     size_t m = 0;
@@ -538,12 +616,12 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
         term_id t = args[i];
         size_t k = 1;
         const term_id *ts = &args[i];
-        if (s->ops[t] == OP_MUL) { k = term_nargs(s, t); ts = term_args(s, t); }
+        if (term_op_of(s, t) == OP_MUL) { k = term_nargs(s, t); ts = term_args(s, t); }
         for (size_t j = 0; j < k; j++) {
             term_id u = ts[j];
-            if (s->ops[u] == OP_NUM) {
+            if (term_op_of(s, u) == OP_NUM) {
                 if (term_num_of(s, u) != NUM_ONE) fmpq_mul(coeff, coeff, term_value(s, u));
-            } else if (s->ops[u] == OP_POW && s->ops[term_arg(s, u, 1)] == OP_NUM) {
+            } else if (term_op_of(s, u) == OP_POW && term_op_of(s, term_arg(s, u, 1)) == OP_NUM) {
                 v[m].base = term_arg(s, u, 0);
                 v[m].orig = u;
                 v[m++].expo = term_num_of(s, term_arg(s, u, 1));
@@ -571,7 +649,7 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
         size_t j = i + 1;
         while (j < m && v[j].base == v[i].base) j++;
         num_id expo = v[i].expo;
-        term_id orig = j == i + 1 && s->ops[v[i].base] != OP_NUM ? v[i].orig : TERM_NONE;
+        term_id orig = j == i + 1 && term_op_of(s, v[i].base) != OP_NUM ? v[i].orig : TERM_NONE;
         if (j > i + 1) {
             fmpq_zero(e);
             for (size_t k = i; k < j; k++) fmpq_add(e, e, num_value(&s->nums, v[k].expo));
@@ -583,13 +661,13 @@ term_id term_mul(term_store *s, const term_id *args, size_t n)
         /* an unmerged factor over a non-number is canonical as it is */
         term_id f = orig ? orig : pow_num(s, base, expo);
         /* a number's power may fold to a number or to c * b^r */
-        if (s->ops[f] == OP_NUM) {
+        if (term_op_of(s, f) == OP_NUM) {
             fmpq_mul(coeff, coeff, term_value(s, f));
-        } else if (s->ops[f] == OP_MUL) {
+        } else if (term_op_of(s, f) == OP_MUL) {
             uint32_t fn = term_nargs(s, f);
             for (uint32_t k = 0; k < fn; k++) {
                 term_id g = term_arg(s, f, k);
-                if (s->ops[g] == OP_NUM) fmpq_mul(coeff, coeff, term_value(s, g));
+                if (term_op_of(s, g) == OP_NUM) fmpq_mul(coeff, coeff, term_value(s, g));
                 else out.v[out.n++] = g;
             }
         } else {
@@ -653,12 +731,14 @@ static term_id pow_raw(term_store *s, term_id base, term_id e)
 /* base ^ e with e a rational (as a num_id). */
 static term_id pow_num(term_store *s, term_id base, num_id e)
 {
+    if (term_has_ninf(s, base)) /* (-inf)^k stays formal; x^1 = x */
+        return e == NUM_ONE ? base : intern_args(s, OP_POW, (term_id[]){ base, term_num_id(s, e) }, 2);
     if (e == NUM_ZERO) return s->one; /* x^0 = 1, x assumed nonzero */
     if (e == NUM_ONE) return base;
     if (base == s->one) return s->one;
     const fmpq *ev = num_value(&s->nums, e);
     int e_int = fmpz_is_one(fmpq_denref(ev));
-    term_op bop = s->ops[base];
+    term_op bop = term_op_of(s, base);
     if (bop == OP_NUM) {
         fmpq_t b, r;
         fmpq_init(b);
@@ -710,7 +790,7 @@ static term_id pow_num(term_store *s, term_id base, num_id e)
         idvec_clear(&f);
         return t;
     }
-    if (e_int && bop == OP_POW && s->ops[term_arg(s, base, 1)] == OP_NUM) { /* (x^a)^k = x^(a*k) */
+    if (e_int && bop == OP_POW && term_op_of(s, term_arg(s, base, 1)) == OP_NUM) { /* (x^a)^k = x^(a*k) */
         fmpq_t ae;
         fmpq_init(ae);
         fmpq_mul(ae, term_value(s, term_arg(s, base, 1)), ev);
@@ -723,7 +803,8 @@ static term_id pow_num(term_store *s, term_id base, num_id e)
 
 term_id term_pow(term_store *s, term_id base, term_id exponent)
 {
-    if (s->ops[exponent] == OP_NUM) return pow_num(s, base, term_num_of(s, exponent));
+    if (term_has_ninf(s, exponent)) return intern_args(s, OP_POW, (term_id[]){ base, exponent }, 2);
+    if (term_op_of(s, exponent) == OP_NUM) return pow_num(s, base, term_num_of(s, exponent));
     if (base == s->one) return s->one;
     return pow_raw(s, base, exponent);
 }
@@ -733,13 +814,21 @@ term_id term_sqrt(term_store *s, term_id a) { return term_pow(s, a, s->half); }
 
 /* ---- calls ---- */
 
-term_id term_exp(term_store *s, term_id a) { return a == s->zero ? s->one : intern_args(s, OP_EXP, &a, 1); }
+term_id term_exp(term_store *s, term_id a)
+{
+    if (a == s->neg_inf) return s->zero; /* exp(-inf) = 0 */
+    return a == s->zero ? s->one : intern_args(s, OP_EXP, &a, 1);
+}
 term_id term_log(term_store *s, term_id a) { return a == s->one ? s->zero : intern_args(s, OP_LOG, &a, 1); }
-term_id term_tanh(term_store *s, term_id a) { return a == s->zero ? s->zero : intern_args(s, OP_TANH, &a, 1); }
+term_id term_tanh(term_store *s, term_id a)
+{
+    if (a == s->neg_inf) return s->minus_one; /* tanh(-inf) = -1 */
+    return a == s->zero ? s->zero : intern_args(s, OP_TANH, &a, 1);
+}
 
 term_id term_abs(term_store *s, term_id a)
 {
-    if (s->ops[a] == OP_NUM) {
+    if (term_op_of(s, a) == OP_NUM) {
         if (fmpq_sgn(term_value(s, a)) >= 0) return a;
         fmpq_t q;
         fmpq_init(q);
@@ -748,7 +837,7 @@ term_id term_abs(term_store *s, term_id a)
         fmpq_clear(q);
         return t;
     }
-    if (s->ops[a] == OP_ABS) return a;
+    if (term_op_of(s, a) == OP_ABS) return a;
     return intern_args(s, OP_ABS, &a, 1);
 }
 
@@ -766,10 +855,14 @@ static term_id minmax(term_store *s, term_op op, const term_id *args, size_t n)
     for (size_t i = 0; i < n; i++) {
         size_t k = 1;
         const term_id *ts = &args[i];
-        if (s->ops[args[i]] == op) { k = term_nargs(s, args[i]); ts = term_args(s, args[i]); }
+        if (term_op_of(s, args[i]) == op) { k = term_nargs(s, args[i]); ts = term_args(s, args[i]); }
         for (size_t j = 0; j < k; j++) {
             term_id u = ts[j];
-            if (s->ops[u] == OP_NUM) {
+            if (u == s->neg_inf) { /* max(-inf, x) = x, min(-inf, x) = -inf */
+                if (op == OP_MIN) { idvec_clear(&v); return s->neg_inf; }
+                continue;
+            }
+            if (term_op_of(s, u) == OP_NUM) {
                 int c = best ? fmpq_cmp(term_value(s, u), term_value(s, best)) : 0;
                 if (!best || (op == OP_MAX ? c > 0 : c < 0)) best = u;
             } else {
@@ -778,6 +871,7 @@ static term_id minmax(term_store *s, term_op op, const term_id *args, size_t n)
         }
     }
     if (best) idvec_push(&v, best);
+    if (v.n == 0) { idvec_clear(&v); return s->neg_inf; } /* max(-inf, -inf) */
     qsort(v.v, v.n, sizeof *v.v, id_cmp);
     size_t w = 0;
     for (size_t i = 0; i < v.n; i++)
@@ -789,6 +883,28 @@ static term_id minmax(term_store *s, term_op op, const term_id *args, size_t n)
 
 term_id term_max(term_store *s, const term_id *args, size_t n) { return minmax(s, OP_MAX, args, n); }
 term_id term_min(term_store *s, const term_id *args, size_t n) { return minmax(s, OP_MIN, args, n); }
+
+term_id term_lse(term_store *s, const term_id *args, size_t n)
+{
+    idvec v;
+    idvec_init(&v);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 1;
+        const term_id *ts = &args[i];
+        if (term_op_of(s, args[i]) == OP_LSE) { k = term_nargs(s, args[i]); ts = term_args(s, args[i]); }
+        for (size_t j = 0; j < k; j++)
+            if (ts[j] != s->neg_inf) idvec_push(&v, ts[j]); /* exp(-inf) adds 0 */
+    }
+    term_id t;
+    if (v.n == 0) t = s->neg_inf;
+    else if (v.n == 1) t = v.v[0];
+    else {
+        qsort(v.v, v.n, sizeof *v.v, id_cmp); /* duplicates kept: lse(x, x) = x + log 2 */
+        t = intern_args(s, OP_LSE, v.v, v.n);
+    }
+    idvec_clear(&v);
+    return t;
+}
 
 term_id term_make(term_store *s, term_op op, const term_id *args, size_t n)
 {
@@ -802,6 +918,8 @@ term_id term_make(term_store *s, term_op op, const term_id *args, size_t n)
     case OP_TANH: return term_tanh(s, args[0]);
     case OP_MAX: return term_max(s, args, n);
     case OP_MIN: return term_min(s, args, n);
+    case OP_LSE: return term_lse(s, args, n);
+    case OP_NINF: return s->neg_inf;
     default: break;
     }
     fprintf(stderr, "hmp: term_make: op %d is not compound\n", (int)op);
@@ -821,7 +939,7 @@ size_t term_mark_reachable(unsigned char *mark, const term_store *s, const term_
     for (term_id t = top; t >= 1; t--) {
         if (!mark[t]) continue;
         count++;
-        uint8_t op = s->ops[t];
+        term_op op = term_op_of(s, t);
         if (op == OP_NUM || op == OP_SYM) continue;
         const term_node *nd = &s->nodes[t];
         for (uint32_t i = 0; i < nd->b; i++) mark[s->pool[nd->a + i]] = 1;

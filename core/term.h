@@ -23,6 +23,8 @@ typedef enum term_op {
     OP_MIN,     /* n-ary, n >= 2 */
     OP_ABS,
     OP_TANH,
+    OP_LSE,     /* log-sum-exp, n-ary, n >= 2: log(exp(a_1) + ... + exp(a_n)) */
+    OP_NINF,    /* the literal -inf (a masked score); no arguments */
     OP_COUNT_
 } term_op;
 
@@ -37,7 +39,7 @@ typedef struct term_node {
 
 typedef struct term_store {
     term_node *nodes;      /* nodes[0] unused (TERM_NONE) */
-    uint8_t *ops;          /* ops[id] = term_op */
+    uint8_t *ops;          /* ops[id] = term_op | TERM_FLAG_NINF when -inf occurs in the term */
     uint32_t n_nodes, cap_nodes;
     term_id *pool;         /* arguments of compound nodes */
     size_t n_pool, cap_pool;
@@ -55,8 +57,13 @@ typedef struct term_store {
     uint32_t sym_table_mask;
     term_id *sym_term;     /* sym_term[sym] = its SYM term */
     /* terms present in every store */
-    term_id zero, one, minus_one, half;
+    term_id zero, one, minus_one, half, neg_inf;
 } term_store;
+
+/* High bit of ops[id]: the term mentions -inf somewhere (OP_NINF itself, or
+ * an argument with the flag). Read it with term_has_ninf; term_op_of masks it. */
+#define TERM_FLAG_NINF 0x80u
+#define TERM_OP_MASK 0x7fu
 
 /* Invariant relied on everywhere: every argument id is smaller than the id of
  * its parent, so increasing id order is a topological order of any DAG. */
@@ -92,6 +99,23 @@ void term_store_reserve(term_store *s, size_t nodes, size_t args);
  *   ABS(ABS(x)) = ABS(x). Other calls stay formal.
  * - MAX/MIN: flattened, numeric arguments folded into one, duplicates removed,
  *   sorted by id; one argument left gives that argument.
+ * - LSE(a_1, ..., a_n) = log(exp(a_1) + ... + exp(a_n)): flattened (an
+ *   argument that is itself an LSE contributes its arguments: lse(lse(a, b),
+ *   c) = lse(a, b, c)), sorted by id, duplicates KEPT (lse(x, x) = x + log 2
+ *   is not x); -inf arguments dropped; one argument left gives that argument,
+ *   none left (all were -inf) gives -inf. No numeric folding otherwise
+ *   (lse(0, 0) stays: it is log 2).
+ * - -inf (OP_NINF, s->neg_inf): the extended real minus infinity, allowed as
+ *   a score. Every other term is finite (symbols are formal finite reals).
+ *   Folded: exp(-inf) = 0; a sum with a -inf argument and no other argument
+ *   that mentions -inf is -inf (x + -inf = -inf, -inf + -inf = -inf);
+ *   c * -inf = -inf for a rational c > 0 (the product of exactly c and -inf);
+ *   max(-inf, x, ...) = max(x, ...), min(-inf, x, ...) = -inf, and -inf
+ *   dropped from lse as above; tanh(-inf) = -1. Everything else that mentions
+ *   -inf stays formal and flagged (-1 * -inf, x * -inf, (-inf)^2, log(-inf),
+ *   abs(-inf), a sum of -inf and a term flagged -inf, ...): such a term has no
+ *   real value and the evaluators report it. A product with coefficient 0 and
+ *   a factor flagged -inf is not folded to 0.
  */
 term_id term_num(term_store *s, const fmpq_t q);
 term_id term_num_si(term_store *s, slong p, slong q); /* p/q, q != 0 */
@@ -116,14 +140,17 @@ term_id term_abs(term_store *s, term_id a);
 term_id term_tanh(term_store *s, term_id a);
 term_id term_max(term_store *s, const term_id *args, size_t n); /* n >= 1 */
 term_id term_min(term_store *s, const term_id *args, size_t n); /* n >= 1 */
+term_id term_lse(term_store *s, const term_id *args, size_t n); /* n >= 1 */
+term_id term_neg_inf(term_store *s);                            /* s->neg_inf */
 /* Generic: op with args, through the matching constructor above. */
 term_id term_make(term_store *s, term_op op, const term_id *args, size_t n);
 
 /* ---- accessors ---- */
-static inline term_op term_op_of(const term_store *s, term_id t) { return (term_op)s->ops[t]; }
+static inline term_op term_op_of(const term_store *s, term_id t) { return (term_op)(s->ops[t] & TERM_OP_MASK); }
+static inline int term_has_ninf(const term_store *s, term_id t) { return (s->ops[t] & TERM_FLAG_NINF) != 0; }
 static inline uint32_t term_nargs(const term_store *s, term_id t)
 {
-    uint8_t op = s->ops[t];
+    uint8_t op = s->ops[t] & TERM_OP_MASK;
     return (op == OP_NUM || op == OP_SYM) ? 0 : s->nodes[t].b;
 }
 /* Pointer into the pool: valid until the next constructor call. */
