@@ -476,6 +476,19 @@ static __attribute__((noinline, cold)) void error_unknown_function(parser *p)
     syntax_error(p, "unknown function %s", quote(q, sizeof q, p->tok.name, p->tok.name_len));
 }
 
+/* The name inf, which only a minus directly before it makes a value: the
+ * literal -inf (a masked score). */
+static int tok_is_inf(const parser *p)
+{
+    const token *k = &p->tok;
+    return k->kind == TK_NAME && !k->indexed && k->name_len == 3 && memcmp(k->name, "inf", 3) == 0;
+}
+
+static __attribute__((noinline, cold)) void error_inf(parser *p, src_pos at)
+{
+    error_at(p, at, "only -inf is supported (a masked score); +inf is not a value hmp represents");
+}
+
 static const slong pow10_table[19] = {
     1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
     10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000,
@@ -532,7 +545,7 @@ typedef struct function_def {
 static const function_def functions[] = {
     { "exp", 3, OP_EXP, 1, 1 },   { "log", 3, OP_LOG, 1, 1 },   { "sqrt", 4, OP_POW, 1, 1 },
     { "abs", 3, OP_ABS, 1, 1 },   { "tanh", 4, OP_TANH, 1, 1 }, { "max", 3, OP_MAX, 1, 0 },
-    { "min", 3, OP_MIN, 1, 0 },
+    { "min", 3, OP_MIN, 1, 0 },   { "lse", 3, OP_LSE, 1, 0 },
 };
 
 static term_id parse_sum(parser *p);
@@ -588,13 +601,14 @@ static __attribute__((noinline)) term_id parse_call(parser *p)
     case OP_ABS: r = term_abs(p->s, a[0]); break;
     case OP_TANH: r = term_tanh(p->s, a[0]); break;
     case OP_MAX: r = term_max(p->s, a, n); break;
+    case OP_LSE: r = term_lse(p->s, a, n); break;
     default: r = term_min(p->s, a, n); break;
     }
     p->top = base;
     return r;
 }
 
-/* primary -> NUMBER | NAME | call | '(' expr ')' */
+/* primary -> NUMBER | NAME | call | '(' expr ')'    (NAME not inf) */
 static term_id parse_primary(parser *p)
 {
     term_id t;
@@ -605,6 +619,10 @@ static term_id parse_primary(parser *p)
         return t;
     case TK_NAME:
         if (p->tok.call) return parse_call(p);
+        if (tok_is_inf(p)) {
+            error_inf(p, p->tok.pos);
+            return TERM_NONE;
+        }
         t = term_sym(p->s, p->tok.name, p->tok.name_len);
         lex_next(p);
         return t;
@@ -628,30 +646,65 @@ static term_id parse_primary(parser *p)
     }
 }
 
-/* unary -> ('-'|'+') unary | power
+/* After a minus, at the name inf: the literal -inf, unless what follows
+ * binds tighter than that minus ('^' after a unary minus: -inf^2 is
+ * -(inf^2); also '*' and '/' after a binary one: a - inf*2 is a - (inf*2)),
+ * which leaves inf alone, an error. */
+static term_id parse_neg_inf(parser *p, int binary)
+{
+    src_pos at = p->tok.pos;
+    lex_next(p);
+    tok_kind k = p->tok.kind;
+    if (k == TK_CARET || (binary && (k == TK_STAR || k == TK_SLASH))) {
+        error_inf(p, at);
+        return TERM_NONE;
+    }
+    return p->s->neg_inf;
+}
+
+/* t with k minus signs before it: -(-(...t)). Two cancel only as the store
+ * folds them, so for a finite t by parity; a term that mentions -inf is
+ * formal and takes each one (---inf is -(-(-inf)), as written). */
+static term_id negate(parser *p, term_id t, term_id k)
+{
+    if (!term_has_ninf(p->s, t)) return k & 1 ? term_neg(p->s, t) : t;
+    while (k-- > 0) t = term_neg(p->s, t);
+    return t;
+}
+
+/* unary -> ('-'|'+') unary | '-' 'inf' | power     ('-' 'inf' not before '^')
  * power -> primary [ '^' unary ]
  * Both rules in one loop, so that neither signs nor '^' chains recurse: the
  * chain  s1 p1 ^ s2 p2 ^ ... ^ sn pn  (si: signs, pi: primaries) folds from
  * the right, r = sn pn, then r = si (pi ^ r): -x^2 = -(x^2), 2^3^2 = 2^9.
- * Every sign and every '^' enters one nesting level. */
+ * Every sign and every '^' enters one nesting level. The last sign of a run,
+ * when a minus directly before inf, makes the literal -inf: --inf = -(-inf). */
 static term_id parse_unary(parser *p)
 {
     size_t depth0 = p->depth, base = p->top;
     for (;;) {
-        term_id neg = 0;
+        term_id neg = 0; /* minus signs in the run */
+        tok_kind last = TK_EOF;
         while (p->tok.kind == TK_MINUS || p->tok.kind == TK_PLUS) {
-            if (p->tok.kind == TK_MINUS) neg ^= 1;
+            if (p->tok.kind == TK_MINUS) neg++;
+            last = p->tok.kind;
             if (!enter_level(p)) return TERM_NONE;
             lex_next(p);
         }
-        term_id t = parse_primary(p);
+        term_id t;
+        if (last == TK_MINUS && tok_is_inf(p)) {
+            t = parse_neg_inf(p, 0);
+            neg--; /* that minus is part of the literal */
+        } else {
+            t = parse_primary(p);
+        }
         if (!t) return TERM_NONE;
         if (p->tok.kind != TK_CARET) {
-            if (neg) t = term_neg(p->s, t);
+            t = negate(p, t, neg);
             while (p->top > base) {
                 neg = p->stk[--p->top];
                 t = term_pow(p->s, p->stk[--p->top], t);
-                if (neg) t = term_neg(p->s, t);
+                t = negate(p, t, neg);
             }
             p->depth = depth0;
             return t;
@@ -685,8 +738,9 @@ static term_id parse_product(parser *p)
     return t;
 }
 
-/* sum -> product { ('+'|'-') product }    one ADD over all terms, '- x'
- * contributing (-1)*x */
+/* sum -> product { ('+'|'-') product | '-' 'inf' }    one ADD over all
+ * terms, '- x' contributing (-1)*x and '- inf' (not before '*', '/', '^')
+ * the literal -inf: a - inf = a + -inf */
 static term_id parse_sum(parser *p)
 {
     term_id t = parse_product(p);
@@ -697,9 +751,15 @@ static term_id parse_sum(parser *p)
     push(p, t);
     while (k == TK_PLUS || k == TK_MINUS) {
         lex_next(p);
-        t = parse_product(p);
-        if (!t) return TERM_NONE;
-        push(p, k == TK_MINUS ? term_neg(p->s, t) : t);
+        if (k == TK_MINUS && tok_is_inf(p)) {
+            t = parse_neg_inf(p, 1);
+            if (!t) return TERM_NONE;
+            push(p, t);
+        } else {
+            t = parse_product(p);
+            if (!t) return TERM_NONE;
+            push(p, k == TK_MINUS ? term_neg(p->s, t) : t);
+        }
         k = p->tok.kind;
     }
     t = term_add(p->s, p->stk + base, p->top - base);
@@ -741,6 +801,10 @@ static void parse_output(parser *p, script *sc)
             error_found(p, "a name in 'output'");
             break;
         }
+        if (tok_is_inf(p)) {
+            syntax_error(p, "'inf' is reserved");
+            break;
+        }
         if (dir.n_args == cap) {
             cap = cap ? 2 * cap : 4;
             dir.args = mem_realloc(dir.args, cap * sizeof *dir.args);
@@ -772,7 +836,7 @@ static const directive_def directives[] = {
     { "output", 6, parse_output },
 };
 
-/* statement -> NAME '=' expr | directive | (empty) */
+/* statement -> NAME '=' expr | directive | (empty)    (NAME not inf) */
 static void parse_statement(parser *p, script *sc)
 {
     char q[64];
@@ -780,6 +844,10 @@ static void parse_statement(parser *p, script *sc)
     if (at_statement_end(p)) return;
     if (k->kind != TK_NAME) {
         error_found(p, "a name at the start of a statement");
+        return;
+    }
+    if (tok_is_inf(p)) {
+        syntax_error(p, "'inf' is reserved");
         return;
     }
     if (!k->assign && !k->indexed) {

@@ -109,10 +109,22 @@ static int q_is(const fmpq *q, slong num, slong den)
 
 static int is_num(const term_store *s, term_id t) { return term_op_of(s, t) == OP_NUM; }
 
+/* Terms that mention -inf are formal (core/term.h): their arguments are
+ * sorted by id and not in canonical shape (several numbers in a product, a
+ * sum inside a sum). They print argument by argument, each one parenthesised
+ * as needed, so that the parser, building through the same constructors,
+ * gets the same term back. The one special shape: (-1)*v prints as -v. */
+static int is_formal_neg(const term_store *s, term_id t)
+{
+    return term_has_ninf(s, t) && term_op_of(s, t) == OP_MUL && term_nargs(s, t) == 2 &&
+           term_arg(s, t, 0) == s->minus_one;
+}
+
 /* Prints with a leading minus: a negative number, or a product whose
- * coefficient is negative. Sums write these as subtractions. */
+ * coefficient is negative, or a formal -v. Sums write these as subtractions. */
 static int is_negative(const term_store *s, term_id t)
 {
+    if (term_has_ninf(s, t)) return is_formal_neg(s, t);
     if (term_op_of(s, t) == OP_MUL) t = term_arg(s, t, 0);
     return is_num(s, t) && fmpq_sgn(term_value(s, t)) < 0;
 }
@@ -121,7 +133,7 @@ static int is_negative(const term_store *s, term_id t)
  * b = 0: 0^2 folds to 0, so 1/0^2 would read back as 0^-1; 0^(-2) stays. */
 static int is_recip(const term_store *s, term_id t)
 {
-    if (term_op_of(s, t) != OP_POW) return 0;
+    if (term_op_of(s, t) != OP_POW || term_has_ninf(s, t)) return 0;
     term_id b = term_arg(s, t, 0), e = term_arg(s, t, 1);
     if (!is_num(s, e) || fmpq_sgn(term_value(s, e)) >= 0) return 0;
     return !(is_num(s, b) && fmpq_is_zero(term_value(s, b)));
@@ -201,7 +213,12 @@ static int item_prec(const printer *p, const item *it)
         return fmpq_sgn(v) * (it->neg ? -1 : 1) < 0 ? PREC_NEG : PREC_ATOM;
     }
     case OP_ADD: return PREC_SUM;
+    case OP_NINF: return PREC_NEG;
     case OP_MUL: {
+        if (term_has_ninf(s, t)) {
+            if (!is_formal_neg(s, t)) return PREC_PROD;
+            return it->neg ? PREC_PASS : PREC_NEG; /* negated, (-1)*v prints as v */
+        }
         product pr;
         product_of(&pr, s, t, it->neg);
         return product_prec(&pr);
@@ -220,6 +237,8 @@ static void emit_summand(printer *p, term_id u, int first)
 {
     if (first) {
         emit_term(p, u, PREC_PROD, 0);
+    } else if (u == p->s->neg_inf) { /* a - inf reads as a + -inf */
+        emit_text(p, p->latex ? " - \\infty" : " - inf");
     } else if (is_negative(p->s, u)) {
         emit_text(p, " - ");
         emit_term(p, u, PREC_PROD, 1);
@@ -279,6 +298,29 @@ static void expand_product_infix(printer *p, term_id t, int neg, int min)
     if (below > 1) emit_text(p, ")");
 }
 
+/* A product that mentions -inf: its arguments in stored order, or -v. neg:
+ * it is subtracted (only -v is), so v is printed. */
+static void expand_formal_product(printer *p, term_id t, int neg, int min)
+{
+    const term_store *s = p->s;
+    if (is_formal_neg(s, t)) {
+        term_id v = term_arg(s, t, 1);
+        if (neg) { /* v, in parentheses when it starts with a minus itself */
+            item iv = { .kind = ITEM_TERM, .t = v };
+            emit_term(p, v, item_prec(p, &iv) == PREC_NEG ? PREC_POW : min, 0);
+        } else {
+            emit_text(p, "-");
+            emit_term(p, v, PREC_POW, 0);
+        }
+        return;
+    }
+    uint32_t n = term_nargs(s, t);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) emit_text(p, p->latex ? " \\cdot " : "*");
+        emit_term(p, term_arg(s, t, i), PREC_POW, 0);
+    }
+}
+
 static const char *call_name(term_op op)
 {
     switch (op) {
@@ -288,6 +330,7 @@ static const char *call_name(term_op op)
     case OP_TANH: return "tanh";
     case OP_MAX: return "max";
     case OP_MIN: return "min";
+    case OP_LSE: return "lse";
     default: return NULL;
     }
 }
@@ -322,7 +365,11 @@ static void expand_infix(printer *p, const item *it)
     case OP_NUM: put_num_infix(p->out, term_value(s, t), it->neg); return;
     case OP_SYM: sb_puts(p->out, term_sym_name(s, t)); return;
     case OP_ADD: expand_sum(p, t); return;
-    case OP_MUL: expand_product_infix(p, t, it->neg, it->min); return;
+    case OP_NINF: sb_puts(p->out, "-inf"); return;
+    case OP_MUL:
+        if (term_has_ninf(s, t)) expand_formal_product(p, t, it->neg, it->min);
+        else expand_product_infix(p, t, it->neg, it->min);
+        return;
     case OP_POW:
         if (is_recip(s, t)) {
             expand_product_infix(p, t, 0, it->min);
@@ -341,12 +388,14 @@ static void expand_infix(printer *p, const item *it)
     case OP_ABS:
     case OP_TANH:
     case OP_MAX:
-    case OP_MIN: {
+    case OP_MIN:
+    case OP_LSE: {
         uint32_t n = term_nargs(s, t);
         /* the name and "(" as one literal: "exp(" */
         static const char *const open[OP_COUNT_] = {
             [OP_EXP] = "exp(", [OP_LOG] = "log(", [OP_ABS] = "abs(",
             [OP_TANH] = "tanh(", [OP_MAX] = "max(", [OP_MIN] = "min(",
+            [OP_LSE] = "lse(",
         };
         emit_text(p, open[op]);
         for (uint32_t i = 0; i < n; i++) {
@@ -544,7 +593,11 @@ static void expand_latex(printer *p, const item *it)
     case OP_NUM: put_num_latex(p->out, term_value(s, t), it->neg); return;
     case OP_SYM: put_latex_name(p->out, term_sym_name(s, t)); return;
     case OP_ADD: expand_sum(p, t); return;
-    case OP_MUL: expand_product_latex(p, t, it->neg, it->min); return;
+    case OP_NINF: sb_puts(p->out, "-\\infty"); return;
+    case OP_MUL:
+        if (term_has_ninf(s, t)) expand_formal_product(p, t, it->neg, it->min);
+        else expand_product_latex(p, t, it->neg, it->min);
+        return;
     case OP_POW:
         if (is_recip(s, t)) {
             expand_product_latex(p, t, 0, it->min);
@@ -572,10 +625,12 @@ static void expand_latex(printer *p, const item *it)
     case OP_LOG:
     case OP_TANH:
     case OP_MAX:
-    case OP_MIN: {
+    case OP_MIN:
+    case OP_LSE: {
         static const char *const open[OP_COUNT_] = {
             [OP_LOG] = "\\log\\left(", [OP_TANH] = "\\tanh\\left(",
             [OP_MAX] = "\\max\\left(", [OP_MIN] = "\\min\\left(",
+            [OP_LSE] = "\\operatorname{lse}\\left(",
         };
         uint32_t n = term_nargs(s, t);
         emit_text(p, open[op]);
@@ -671,6 +726,7 @@ void print_dot(strbuf *out, const term_store *s, const term_id *roots, const cha
         case OP_ADD: sb_puts(&label, "+"); shape = "circle"; break;
         case OP_MUL: sb_puts(&label, "*"); shape = "circle"; break;
         case OP_POW: sb_puts(&label, "^"); shape = "circle"; break;
+        case OP_NINF: sb_puts(&label, "-inf"); shape = "plaintext"; break;
         default:
             if (!call_name(op)) broken("unknown operator", t);
             sb_puts(&label, call_name(op));

@@ -188,3 +188,177 @@ Test(ball, reuse_and_refine)
     arb_clear(a);
     ball_ctx_clear(&ctx);
 }
+
+/* ---- lse and -inf ---- */
+
+/* lse of 1 to 6 random arguments (a repeated one now and then: duplicates
+ * count twice), against MPFR's log(exp(a_1) + ... + exp(a_n)) written out
+ * at HIGH bits, without the shift by the maximum that ball_eval uses. The
+ * arguments are scaled by up to 2^12 so that the exps span e^+-80000. */
+Test(ball, property_lse_against_mpfr)
+{
+    rng.state = 2718;
+    int iters = 500 * test_multiplier(), dups = 0;
+    mpfr_t v, e, a[6];
+    mpfr_inits2(HIGH, v, e, (mpfr_ptr)0);
+    for (int k = 0; k < 6; k++) mpfr_init2(a[k], HIGH);
+    ball_ctx ctx;
+    ball_ctx_init(&ctx, &S);
+    for (int it = 0; it < iters; it++) {
+        int n = 1 + test_randn(&rng, 6);
+        term_id args[6];
+        slong scale = (slong)1 << test_randn(&rng, 13);
+        mpfr_set_zero(v, 1);
+        for (int k = 0; k < n; k++) {
+            if (k > 0 && test_randn(&rng, 4) == 0) {
+                int i = test_randn(&rng, k);
+                args[k] = args[i];
+                mpfr_set(a[k], a[i], MPFR_RNDN);
+                dups++;
+            } else {
+                args[k] = term_mul2(&S, random_valued(a[k], 3), term_num_si(&S, scale, 1));
+                mpfr_mul_si(a[k], a[k], scale, MPFR_RNDN);
+            }
+            mpfr_exp(e, a[k], MPFR_RNDN);
+            mpfr_add(v, v, e, MPFR_RNDN);
+        }
+        mpfr_log(v, v, MPFR_RNDN);
+        term_id t = term_lse(&S, args, (size_t)n);
+        static const slong precs[] = { 30, 64, 200 };
+        for (int j = 0; j < 3; j++) {
+            const arb_struct *x;
+            term_id where;
+            cr_assert_eq(ball_eval(&x, &where, &ctx, t, precs[j]), BALL_OK);
+            cr_assert(arb_is_finite(x));
+            cr_assert(ball_contains_mpfr(x, v), "case %d at %ld bits", it, (long)precs[j]);
+            if (j == 2 && !arb_is_exact(x)) cr_assert_geq(arb_rel_accuracy_bits(x), 100, "case %d", it);
+        }
+    }
+    cr_assert_gt(dups, iters / 10);
+    ball_ctx_clear(&ctx);
+    mpfr_clears(v, e, (mpfr_ptr)0);
+    for (int k = 0; k < 6; k++) mpfr_clear(a[k]);
+}
+
+/* lse(x, x) = x + log(2) to full relative accuracy however large x is (the
+ * shift by the largest midpoint makes both exps exactly 1), and lse(0, -k)
+ * = log1p(exp(-k)) keeps its relative accuracy far below 2^-prec. */
+Test(ball, lse_huge_and_tiny)
+{
+    ball_ctx ctx;
+    ball_ctx_init(&ctx, &S);
+    const arb_struct *x;
+    term_id where;
+    mpfr_t r, t;
+    mpfr_inits2(400, r, t, (mpfr_ptr)0);
+    static const slong big[] = { 1000, 1000000, 1000000000000 };
+    for (int i = 0; i < 3; i++) {
+        term_id b = term_num_si(&S, big[i], 1);
+        term_id l = term_lse(&S, (term_id[]){ b, b }, 2);
+        cr_assert_eq(term_op_of(&S, l), OP_LSE, "duplicates are kept");
+        cr_assert_eq(ball_eval(&x, &where, &ctx, l, 64), BALL_OK);
+        cr_assert_geq(arb_rel_accuracy_bits(x), 60, "lse(%ld, %ld)", (long)big[i], (long)big[i]);
+        mpfr_const_log2(r, MPFR_RNDN);
+        mpfr_add_si(r, r, big[i], MPFR_RNDN);
+        cr_assert(ball_contains_mpfr(x, r));
+    }
+    /* lse(1e6, 1e6) = 1e6 + log 2 to 30 digits */
+    term_id m = term_num_si(&S, 1000000, 1);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, term_lse(&S, (term_id[]){ m, m }, 2), 128), BALL_OK);
+    char *str = arb_get_str(x, 30, ARB_STR_NO_RADIUS);
+    cr_assert_str_eq(str, "1000000.69314718055994530941723");
+    flint_free(str);
+    /* three equal arguments and one far below: 5 + log(3 + exp(-100)) */
+    term_id five = term_num_si(&S, 5, 1), low = term_num_si(&S, -95, 1);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, term_lse(&S, (term_id[]){ five, low, five, five }, 4), 200), BALL_OK);
+    mpfr_set_si(t, -100, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_add_ui(t, t, 3, MPFR_RNDN);
+    mpfr_log(r, t, MPFR_RNDN);
+    mpfr_add_ui(r, r, 5, MPFR_RNDN);
+    cr_assert(ball_contains_mpfr(x, r));
+    cr_assert_geq(arb_rel_accuracy_bits(x), 190);
+    /* lse(0, -1000) = log1p(exp(-1000)) ~ 5.08e-435 */
+    term_id l = term_lse(&S, (term_id[]){ S.zero, term_num_si(&S, -1000, 1) }, 2);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, l, 64), BALL_OK);
+    cr_assert_geq(arb_rel_accuracy_bits(x), 55);
+    mpfr_set_si(t, -1000, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_log1p(r, t, MPFR_RNDN);
+    cr_assert(ball_contains_mpfr(x, r));
+    /* an lse of non-exact balls: lse(exp(1), log(3), 1/3) */
+    term_id w = term_lse(&S, (term_id[]){ term_exp(&S, S.one), term_log(&S, term_num_si(&S, 3, 1)), term_num_si(&S, 1, 3) }, 3);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, w, 128), BALL_OK);
+    mpfr_set_ui(r, 1, MPFR_RNDN);
+    mpfr_exp(r, r, MPFR_RNDN);
+    mpfr_exp(r, r, MPFR_RNDN);     /* exp(exp(1)) */
+    mpfr_add_ui(r, r, 3, MPFR_RNDN); /* + exp(log 3) */
+    mpfr_set_ui(t, 1, MPFR_RNDN);
+    mpfr_div_ui(t, t, 3, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_add(r, r, t, MPFR_RNDN);
+    mpfr_log(r, r, MPFR_RNDN);
+    cr_assert(ball_contains_mpfr(x, r));
+    cr_assert_geq(arb_rel_accuracy_bits(x), 115);
+    mpfr_clears(r, t, (mpfr_ptr)0);
+    ball_ctx_clear(&ctx);
+}
+
+/* -inf has no ball: as the whole term (the caller prints it) or inside a
+ * formal term, reported at the innermost formal term around it. Folded uses
+ * have values. */
+Test(ball, neg_inf)
+{
+    ball_ctx ctx;
+    ball_ctx_init(&ctx, &S);
+    const arb_struct *x;
+    term_id where = TERM_NONE, ninf = term_neg_inf(&S);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, ninf, 64), BALL_NINF);
+    cr_assert_eq(where, ninf);
+    term_id lg = term_log(&S, ninf);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, term_add2(&S, lg, S.one), 64), BALL_NINF);
+    cr_assert_eq(where, lg);
+    /* -1 * -inf (+inf), inside exp and a sum */
+    term_id pinf = term_mul2(&S, S.minus_one, ninf);
+    cr_assert(term_has_ninf(&S, pinf));
+    term_id t = term_add2(&S, term_exp(&S, pinf), term_num_si(&S, 2, 1));
+    cr_assert_eq(ball_eval(&x, &where, &ctx, t, 64), BALL_NINF);
+    cr_assert_eq(where, pinf);
+    /* -inf + x*-inf with x = exp(1): the product, not the sum */
+    term_id prod = term_mul2(&S, term_exp(&S, S.one), ninf);
+    term_id sum = term_add2(&S, ninf, prod);
+    cr_assert_eq(term_op_of(&S, sum), OP_ADD);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, sum, 64), BALL_NINF);
+    cr_assert_eq(where, prod);
+    cr_assert_eq(ball_ninf_site(&S, sum), prod);
+    /* (-inf)^2, abs(-inf), 0 * -inf */
+    term_id sq = term_pow_si(&S, ninf, 2), ab = term_abs(&S, ninf);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, sq, 64), BALL_NINF);
+    cr_assert_eq(where, sq);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, term_lse(&S, (term_id[]){ ab, S.one }, 2), 64), BALL_NINF);
+    cr_assert_eq(where, ab);
+    /* a free symbol beside -inf: the -inf is found first */
+    term_id xs = term_mul2(&S, term_sym_cstr(&S, "x"), ninf);
+    cr_assert_eq(ball_eval(&x, &where, &ctx, xs, 64), BALL_NINF);
+    cr_assert_eq(where, xs);
+    /* folds: exp(-inf) = 0, lse(-inf, 1/2, 1/2) = lse(1/2, 1/2) = 1/2 + log 2,
+     * max(-inf, 1/3) = 1/3, tanh(-inf) = -1; the ball context is unharmed */
+    term_id h = term_num_si(&S, 1, 2);
+    term_id ok = term_add(&S, (term_id[]){ term_exp(&S, ninf), term_lse(&S, (term_id[]){ ninf, h, h }, 3),
+                                           term_max(&S, (term_id[]){ ninf, term_num_si(&S, 1, 3) }, 2),
+                                           term_tanh(&S, ninf) }, 4);
+    cr_assert(!term_has_ninf(&S, ok));
+    cr_assert_eq(ball_eval(&x, &where, &ctx, ok, 128), BALL_OK);
+    arb_t want, sixth; /* 0 + (1/2 + log 2) + 1/3 - 1 = log 2 - 1/6 */
+    arb_init(want);
+    arb_init(sixth);
+    arb_const_log2(want, 128);
+    arb_set_si(sixth, 1);
+    arb_div_si(sixth, sixth, 6, 128);
+    arb_sub(want, want, sixth, 128);
+    cr_assert(arb_overlaps(x, want));
+    cr_assert_geq(arb_rel_accuracy_bits(x), 120);
+    arb_clear(want);
+    arb_clear(sixth);
+    ball_ctx_clear(&ctx);
+}

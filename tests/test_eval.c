@@ -477,3 +477,152 @@ Test(eval, property_near_boundaries)
     mpfr_clears(v, t, (mpfr_ptr)0);
     mpfr_free_cache();
 }
+
+/* ---- lse and -inf ---- */
+
+/* The first n significant digits of the correct rounding of v, from MPFR
+ * (v held at 1000 bits: far more than the digits asked for). */
+static void mpfr_digits(char *out, size_t cap, const mpfr_t v, long n)
+{
+    mpfr_exp_t e;
+    char *d = mpfr_get_str(NULL, &e, 10, (size_t)n, v, MPFR_RNDN);
+    snprintf(out, cap, "%s", d);
+    mpfr_free_str(d);
+}
+
+static void expect_digits(const char *text, long n, const mpfr_t v)
+{
+    eval_request req;
+    eval_request_init(&req);
+    req.digits = n;
+    loaded L;
+    cr_assert_eq(run(&L, text, &req), 0, "%s", text);
+    char got[128], want[128];
+    long e10;
+    digits_of(got, sizeof got, &e10, L.res.v[0].decimal);
+    mpfr_digits(want, sizeof want, v, n);
+    cr_assert_str_eq(got, want, "%s: %s", text, L.res.v[0].decimal);
+    done(&L);
+}
+
+Test(eval, lse_values)
+{
+    mpfr_t v, t;
+    mpfr_inits2(1000, v, t, (mpfr_ptr)0);
+    /* lse(x, x) = x + log 2 for x = 1000, 10^6 */
+    expect("a = lse(1000, 1000)", 30, "a", "1000.69314718055994530941723212");
+    mpfr_const_log2(v, MPFR_RNDN);
+    mpfr_add_ui(v, v, 1000000, MPFR_RNDN);
+    expect_digits("a = lse(1000000, 1000000)", 30, v);
+    expect_digits("a = lse(10^6, 10^6, -inf)", 30, v);
+    expect("a = lse(1000000, 1000000)", 30, "a", "1000000.69314718055994530941723");
+    /* log(exp(-1/3) + exp(-1/3) + exp(1/2)) written out */
+    mpfr_set_si(t, -1, MPFR_RNDN);
+    mpfr_div_ui(t, t, 3, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_mul_ui(v, t, 2, MPFR_RNDN);
+    mpfr_set_ui(t, 1, MPFR_RNDN);
+    mpfr_div_ui(t, t, 2, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_add(v, v, t, MPFR_RNDN);
+    mpfr_log(v, v, MPFR_RNDN);
+    expect_digits("a = lse(-1/3, 1/2, -1/3)", 40, v);
+    /* lse(0, -1000) = log(1 + exp(-1000)), about 5.08e-435 */
+    mpfr_set_si(t, -1000, MPFR_RNDN);
+    mpfr_exp(t, t, MPFR_RNDN);
+    mpfr_log1p(v, t, MPFR_RNDN);
+    expect_digits("a = lse(0, -1000)", 30, v);
+    /* an lse of non-rational arguments: lse(log 2, log 3) = log 5 */
+    mpfr_set_ui(v, 5, MPFR_RNDN);
+    mpfr_log(v, v, MPFR_RNDN);
+    expect_digits("a = lse(log(2), log(3))", 50, v);
+    mpfr_clears(v, t, (mpfr_ptr)0);
+}
+
+/* A softmax entry in lse form has the exact value of the plain form; the
+ * decimals agree too. */
+Test(eval, lse_softmax_exact)
+{
+    eval_request req;
+    eval_request_init(&req);
+    req.want_exact = 1;
+    loaded L;
+    cr_assert_eq(run(&L,
+                     "s1 = 1/2\ns2 = -3/4\ns3 = 2\n"
+                     "p = exp(s1) / (exp(s1) + exp(s2) + exp(s3))\n"
+                     "q = exp(s1 - lse(s1, s2, s3))\n"
+                     "o = 2*q + 3*exp(s3 - lse(s1, s2, s3))\n"
+                     "o_plain = (2*exp(s1) + 3*exp(s3)) / (exp(s1) + exp(s2) + exp(s3))\n"
+                     "eq = exp(s1 - lse(s1, s1))\n"
+                     "output p, q, o, o_plain, eq",
+                     &req),
+                 0);
+    cr_assert_str_eq(L.res.v[0].exact, L.res.v[1].exact);
+    cr_assert_str_eq(L.res.v[0].exact, "exp(5/4)/(1 + exp(5/4) + exp(11/4))");
+    cr_assert_str_eq(L.res.v[0].decimal, L.res.v[1].decimal);
+    cr_assert_str_eq(L.res.v[2].exact, L.res.v[3].exact);
+    cr_assert_str_eq(L.res.v[2].decimal, L.res.v[3].decimal);
+    cr_assert_str_eq(L.res.v[4].exact, "1/2");
+    cr_assert_str_eq(L.res.v[4].decimal, "0.500000000000000000000000000000");
+    done(&L);
+    /* an lse alone is printed as a term */
+    cr_assert_eq(run(&L, "a = lse(1, 2)", &req), 0);
+    cr_assert_str_eq(L.res.v[0].exact, "lse(1, 2)");
+    done(&L);
+}
+
+/* An output whose term is -inf: "-inf" in decimal and exactly, the bits of
+ * -inf in every format; folds give -inf or values. */
+Test(eval, neg_inf_outputs)
+{
+    static const struct { fp_format f; uint64_t bits; } ninf[] = {
+        { FP_F64, 0xfff0000000000000ULL }, { FP_F32, 0xff800000ULL }, { FP_F16, 0xfc00 }, { FP_BF16, 0xff80 },
+    };
+    const char *text = "m = -inf\n"
+                       "a = m\nb = lse(m, -inf)\nc = 3*m + 2\nd = min(m, 1)\ne = max(m, -inf)\n"
+                       "f = exp(m)\ng = max(m, 1/4)\nh = tanh(m)\n"
+                       "output a, b, c, d, e, f, g, h";
+    for (int i = 0; i < 4; i++) {
+        eval_request req;
+        eval_request_init(&req);
+        req.use_format = 1;
+        req.format = ninf[i].f;
+        req.want_exact = i % 2;
+        loaded L;
+        cr_assert_eq(run(&L, text, &req), 0);
+        cr_assert_eq(L.res.n, 8);
+        for (int k = 0; k < 5; k++) {
+            const eval_value *v = &L.res.v[k];
+            cr_assert(v->neg_inf, "%s", term_sym_name(&L.s, v->name));
+            cr_assert(!v->rational);
+            cr_assert_str_eq(v->decimal, "-inf");
+            cr_assert_str_eq(v->exact, "-inf");
+            cr_assert_eq(v->bits, ninf[i].bits, "%s", fp_info(ninf[i].f)->name);
+            cr_assert_str_eq(v->format_value, "-inf");
+            cr_assert_eq(fp_bits_to_double(v->bits, ninf[i].f), -INFINITY);
+        }
+        cr_assert_str_eq(L.res.v[5].exact, "0");
+        cr_assert_str_eq(L.res.v[6].exact, "1/4");
+        cr_assert_str_eq(L.res.v[7].exact, "-1");
+        for (int k = 5; k < 8; k++) cr_assert(!L.res.v[k].neg_inf);
+        done(&L);
+    }
+}
+
+/* -inf anywhere but as a whole output: an error at the relation that writes
+ * the operation, as for the logarithm of a negative number. */
+Test(eval, neg_inf_errors)
+{
+    expect_error("m = -inf\na = log(m)\nb = a + 1", 2, 5, "logarithm of -inf in relation 'a' (in log(-inf))");
+    expect_error("s = -inf\nt = -s", 2, 5, "-inf times a factor that is not a positive rational in relation 't' (in -(-inf))");
+    expect_error("b = 0 * -inf", 1, 5, "-inf times a factor that is not a positive rational in relation 'b' (in 0*(-inf))");
+    expect_error("x = exp(1)\nw = 2 + x*(-inf)", 2, 5, "-inf times a factor that is not a positive rational in relation 'w'");
+    expect_error("u = 1\nv = (-inf)^2 + u", 2, 5, "power of -inf in relation 'v' (in (-inf)^2)");
+    expect_error("q = 2^(-inf)", 1, 5, "-inf in an exponent in relation 'q' (in 2^(-inf))");
+    expect_error("a = abs(-inf)\nb = lse(a, 1)", 1, 5, "absolute value of -inf in relation 'a' (in abs(-inf))");
+    expect_error("a = exp(-inf - -inf)", 1, 5, "-inf times a factor that is not a positive rational in relation 'a' (in -(-inf))");
+    /* one good output and one bad: nothing is printed */
+    expect_error("a = -inf\nb = log(a)\noutput a, b", 2, 5, "logarithm of -inf in relation 'b'");
+    /* a free symbol is named first */
+    expect_error("a = y*(-inf)", 1, 1, "output 'a' depends on 'y'");
+}

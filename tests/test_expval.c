@@ -983,3 +983,248 @@ Test(expval, numbers_past_the_bit_limit)
     assert_text_status(&e, "(1 + exp(1/3))^(10^40)", EV_TOO_BIG, NULL);
     env_clear(&e);
 }
+
+/* ---- lse: exp(r + c_1*lse(A_1) + ...) is in the fragment ---- */
+
+static void assert_text_prints(env *e, const char *text, const char *want)
+{
+    expval v;
+    expval_init(&v);
+    term_id where;
+    int st = eval_text(&v, &where, e, text);
+    cr_assert_eq(st, EV_OK, "'%s': status %d", text, st);
+    char buf[512];
+    print_to(buf, sizeof buf, &v);
+    cr_assert_str_eq(buf, want, "'%s'", text);
+    expval_clear(&v);
+}
+
+Test(expval, lse_inside_exp)
+{
+    env e;
+    env_init(&e);
+    assert_text_prints(&e, "exp(lse(1, 2))", "exp(1) + exp(2)");
+    assert_text_prints(&e, "exp(2*lse(0, 1))", "1 + 2*exp(1) + exp(2)");
+    assert_text_prints(&e, "exp(-lse(0, 1))", "1/(1 + exp(1))");
+    assert_text_prints(&e, "exp(1/2 - lse(0, 0))", "1/2*exp(1/2)"); /* duplicates count: exp(1/2)/2 */
+    assert_text_prints(&e, "exp(lse(1, 2) - lse(3, 4, 4))", "(exp(-2) + exp(-1))/(1 + 2*exp(1))");
+    assert_text_prints(&e, "exp(lse(2, 2, 2, 2)/2)", "2*exp(1)"); /* (4*exp(2))^(1/2), an exact root */
+    assert_text_prints(&e, "exp(lse(0, 1 + lse(1, 2)))", "1 + exp(2) + exp(3)"); /* an lse inside an lse */
+    assert_text_prints(&e, "3*exp(1/3 - lse(1/3, 1/2)) + exp(1/2 - lse(1/3, 1/2))", "(3 + exp(1/6))/(1 + exp(1/6))");
+    /* (lse(1,2) + 1)*2: a number times a sum with an lse in it */
+    assert_text_prints(&e, "exp((lse(1, 2) + 1)*2 - 2*lse(1, 2))", "exp(2)");
+    assert_text_rational(&e, "exp(-lse(0, 0, 0))", 1, 3);
+    assert_text_rational(&e, "exp(lse(1/3, 1/3) - 1/3)", 2, 1);
+    assert_text_rational(&e, "exp(1/5 - lse(1/5, 1/5)) + exp(1/5 - lse(1/5, 1/5))", 1, 1);
+    /* exp(1)^lse(...) style: exp(x*log(y)) is not the form; an lse alone is a logarithm */
+    assert_text_status(&e, "lse(1, 2)", EV_OUTSIDE, "lse(1, 2)");
+    assert_text_status(&e, "1 + lse(1, 2)", EV_OUTSIDE, "1 + lse(1, 2)");
+    assert_text_status(&e, "log(lse(1, 2))", EV_OUTSIDE, "log(lse(1, 2))");
+    assert_text_status(&e, "lse(1, 2)^2 + 1", EV_OUTSIDE, "lse(1, 2)^2");
+    assert_text_status(&e, "max(lse(0, 1), 2)", EV_OUTSIDE, "max(lse(0, 1), 2)");
+    assert_text_status(&e, "exp(lse(0, 1)/2)", EV_OUTSIDE, "exp(lse(0, 1)/2)"); /* sqrt(1 + e) */
+    assert_text_status(&e, "exp(lse(1, 1)/2)", EV_OUTSIDE, "exp(lse(1, 1)/2)");   /* sqrt(2)*exp(1/2) */
+    assert_text_status(&e, "exp(exp(1) + lse(0, 1))", EV_OUTSIDE, "exp(1) + lse(0, 1)");
+    assert_text_status(&e, "exp(lse(0, 1)*lse(0, 2))", EV_OUTSIDE, "lse(0, 1)*lse(0, 2)");
+    assert_text_status(&e, "exp(exp(1)*lse(0, 2))", EV_OUTSIDE, "exp(1)*lse(0, 2)");
+    assert_text_status(&e, "lse(exp(1), 0) + 2", EV_OUTSIDE, "lse(exp(1), 0)");
+    assert_text_status(&e, "exp(lse(0, x))", EV_OUTSIDE, "x");
+    assert_text_status(&e, "exp(lse(0, 1/(exp(1/2)^2 - exp(1))))", EV_DIV_ZERO, "exp(1/2)^2 - exp(1)");
+    assert_text_status(&e, "exp(10^40*lse(0, 1))", EV_TOO_BIG, NULL);
+    /* the fragment's values printed back parse to the same value */
+    expval v, w;
+    expval_init(&v);
+    expval_init(&w);
+    term_id where;
+    cr_assert_eq(eval_text(&v, &where, &e, "exp(1/7 - lse(1/7, -2/3, 5/2, 5/2))"), EV_OK);
+    strbuf b;
+    sb_init(&b);
+    expval_print(&b, &v);
+    cr_assert_eq(eval_text(&w, &where, &e, sb_str(&b)), EV_OK);
+    cr_assert(expval_equal(&v, &w));
+    sb_clear(&b);
+    expval_clear(&v);
+    expval_clear(&w);
+    env_clear(&e);
+}
+
+/* A row shares one lse node; its sum stays memoised (state 4) while the
+ * nodes between it and the exps are released; outputs built from the
+ * entries (a weighted sum of them) are evaluated whole. */
+Test(expval, lse_row_in_a_dag)
+{
+    env e;
+    env_init(&e);
+    enum { N = 50 };
+    term_id s[N], ex[N], entry[N], weighted[N];
+    for (int k = 0; k < N; k++) {
+        s[k] = term_num_si(&e.s, (k * 37) % 23 - 11, 1 + k % 4);
+        ex[k] = term_exp(&e.s, s[k]);
+    }
+    term_id l = term_lse(&e.s, s, N);
+    cr_assert_eq(term_op_of(&e.s, l), OP_LSE);
+    term_id plain_den = term_pow_si(&e.s, term_add(&e.s, ex, N), -1);
+    for (int k = 0; k < N; k++) {
+        entry[k] = term_exp(&e.s, term_sub(&e.s, s[k], l));
+        weighted[k] = term_mul2(&e.s, term_num_si(&e.s, k + 1, 1), entry[k]);
+    }
+    term_id o = term_add(&e.s, weighted, N);
+    term_id total = term_add(&e.s, entry, N);
+    expval v, w;
+    expval_init(&v);
+    expval_init(&w);
+    term_id where;
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, o), EV_OK);
+    cr_assert_eq(e.ctx.state[l], 4, "the row's sum is kept");
+    cr_assert_eq(e.ctx.state[term_arg(&e.s, entry[0], 0)], 0, "s_1 - lse(row), used once, is released");
+    for (int k = 0; k < N; k++) weighted[k] = term_mul(&e.s, (term_id[]){ term_num_si(&e.s, k + 1, 1), ex[k], plain_den }, 3);
+    term_id o_plain = term_add(&e.s, weighted, N);
+    cr_assert_eq(expval_of_term(&w, &where, &e.ctx, o_plain), EV_OK);
+    cr_assert(expval_equal(&v, &w));
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, total), EV_OK);
+    assert_rational(&v, 1, 1, "a row of softmax weights sums to 1");
+    for (int k = 0; k < N; k += 7) { /* each entry again, later */
+        cr_assert_eq(expval_of_term(&v, &where, &e.ctx, entry[k]), EV_OK);
+        cr_assert_eq(expval_of_term(&w, &where, &e.ctx, term_mul2(&e.s, ex[k], plain_den)), EV_OK);
+        cr_assert(expval_equal(&v, &w));
+    }
+    /* the lse itself is still no value */
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, l), EV_OUTSIDE);
+    cr_assert_eq(where, l);
+    expval_clear(&v);
+    expval_clear(&w);
+    env_clear(&e);
+}
+
+/* >= 1,000 random rational rows (duplicates now and then): every entry
+ * exp(s_j - lse(row)) equals exp(s_j)/sum_k exp(s_k) exactly and prints the
+ * same; the entries of a row sum to exactly 1; the value's ball meets an MPFR
+ * softmax computed by a plain loop at 600 bits. */
+Test(expval, property_softmax_rows_lse_form)
+{
+    test_rng r = { 20240611 };
+    int iters = 1000 * test_multiplier(), dups = 0, entries = 0;
+    env e;
+    env_init(&e);
+    mpfr_t num, den, x;
+    mpfr_inits2(600, num, den, x, (mpfr_ptr)0);
+    mpq_t m;
+    mpq_init(m);
+    fmpq_t q[8];
+    for (int k = 0; k < 8; k++) fmpq_init(q[k]);
+    expval a, b;
+    expval_init(&a);
+    expval_init(&b);
+    arb_t ball, ref;
+    arb_init(ball);
+    arb_init(ref);
+    strbuf pa, pb;
+    sb_init(&pa);
+    sb_init(&pb);
+    for (int it = 0; it < iters; it++) {
+        int n = 1 + test_randn(&r, 8);
+        term_id s[8], ex[8], entry[8];
+        for (int k = 0; k < n; k++) {
+            if (k > 0 && test_randn(&r, 5) == 0) {
+                fmpq_set(q[k], q[test_randn(&r, k)]);
+                dups++;
+            } else {
+                fmpq_set_si(q[k], test_randn(&r, 41) - 20, (ulong)(1 + test_randn(&r, 7)));
+            }
+            s[k] = term_num(&e.s, q[k]);
+            ex[k] = term_exp(&e.s, s[k]);
+        }
+        term_id l = term_lse(&e.s, s, (size_t)n);
+        term_id inv = term_pow_si(&e.s, term_add(&e.s, ex, (size_t)n), -1);
+        mpfr_set_zero(den, 1);
+        for (int k = 0; k < n; k++) {
+            fmpq_get_mpq(m, q[k]);
+            mpfr_set_q(x, m, MPFR_RNDN);
+            mpfr_exp(x, x, MPFR_RNDN);
+            mpfr_add(den, den, x, MPFR_RNDN);
+        }
+        for (int j = 0; j < n; j++) {
+            entry[j] = term_exp(&e.s, term_sub(&e.s, s[j], l));
+            term_id plain = term_mul2(&e.s, ex[j], inv);
+            term_id where;
+            cr_assert_eq(expval_of_term(&a, &where, &e.ctx, entry[j]), EV_OK, "row %d entry %d", it, j);
+            cr_assert_eq(expval_of_term(&b, &where, &e.ctx, plain), EV_OK);
+            cr_assert(expval_equal(&a, &b), "row %d entry %d", it, j);
+            sb_reset(&pa);
+            sb_reset(&pb);
+            expval_print(&pa, &a);
+            expval_print(&pb, &b);
+            cr_assert_str_eq(sb_str(&pa), sb_str(&pb));
+            fmpq_get_mpq(m, q[j]);
+            mpfr_set_q(num, m, MPFR_RNDN);
+            mpfr_exp(num, num, MPFR_RNDN);
+            mpfr_div(x, num, den, MPFR_RNDN);
+            arf_set_mpfr(arb_midref(ref), x);
+            mag_set_ui_2exp_si(arb_radref(ref), 1, mpfr_get_exp(x) - 550);
+            expval_arb(ball, &a, 256);
+            cr_assert(arb_overlaps(ball, ref), "row %d entry %d: %s", it, j, sb_str(&pa));
+            entries++;
+        }
+        term_id where;
+        cr_assert_eq(expval_of_term(&a, &where, &e.ctx, term_add(&e.s, entry, (size_t)n)), EV_OK);
+        assert_rational(&a, 1, 1, "sum of a row");
+        if (it % 100 == 99) { /* a fresh store now and then keeps memory flat */
+            env_clear(&e);
+            env_init(&e);
+        }
+    }
+    cr_assert_geq(entries, iters);
+    cr_assert_gt(dups, iters / 10);
+    sb_clear(&pa);
+    sb_clear(&pb);
+    arb_clear(ball);
+    arb_clear(ref);
+    expval_clear(&a);
+    expval_clear(&b);
+    for (int k = 0; k < 8; k++) fmpq_clear(q[k]);
+    mpq_clear(m);
+    mpfr_clears(num, den, x, (mpfr_ptr)0);
+    mpfr_free_cache();
+    env_clear(&e);
+}
+
+/* -inf has no value: EV_NINF at the innermost term around it, also once
+ * -inf itself has been asked for (its failure is recorded). Folded uses are
+ * ordinary values. */
+Test(expval, neg_inf)
+{
+    env e;
+    env_init(&e);
+    expval v;
+    expval_init(&v);
+    term_id where, ninf = term_neg_inf(&e.s);
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, ninf), EV_NINF);
+    cr_assert_eq(where, ninf);
+    cr_assert(expval_is_zero(&v));
+    term_id lg = term_log(&e.s, ninf);
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, term_add2(&e.s, lg, e.s.one)), EV_NINF);
+    cr_assert_eq(where, lg);
+    term_id pinf = term_mul2(&e.s, e.s.minus_one, ninf);
+    term_id t = term_add2(&e.s, pinf, term_exp(&e.s, e.s.one));
+    cr_assert(term_has_ninf(&e.s, t));
+    term_id t3 = term_mul2(&e.s, t, term_num_si(&e.s, 3, 1));
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, t3), EV_NINF);
+    cr_assert_eq(where, pinf);
+    cr_assert_eq(e.ctx.state[t3], 2);
+    cr_assert_eq(e.ctx.status[t3], EV_NINF);
+    cr_assert_eq(e.ctx.state[t], 0, "below a term around -inf nothing is evaluated");
+    cr_assert_eq(expval_of_term(&v, &where, &e.ctx, t3), EV_NINF, "recorded");
+    cr_assert_eq(where, pinf);
+    /* the parser's -inf is the store's; folds give values */
+    cr_assert_eq(parse_text(&e.s, "-inf"), ninf);
+    assert_text_rational(&e, "exp(-inf) + 1/2", 1, 2);
+    assert_text_rational(&e, "max(-inf, 1/3, -2)", 1, 3);
+    assert_text_rational(&e, "exp(1/4 - lse(-inf, 1/4, 1/4))", 1, 2);
+    assert_text_rational(&e, "tanh(-inf)*2", -2, 1);
+    assert_text_status(&e, "exp(log(-inf))", EV_NINF, "log(-inf)");
+    assert_text_status(&e, "abs(-inf) + 1", EV_NINF, "abs(-inf)");
+    assert_text_status(&e, "exp(1)*(-inf)", EV_NINF, "exp(1)*(-inf)");
+    assert_text_status(&e, "min(-inf, 2)", EV_NINF, "-inf");
+    expval_clear(&v);
+    env_clear(&e);
+}

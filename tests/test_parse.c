@@ -341,6 +341,118 @@ Test(parse, function_errors)
     one_error("y = log(x,)", 1, 11, "expected an expression, found ')'");
 }
 
+Test(parse, lse)
+{
+    term_id x = SYM("x"), y = SYM("y"), z = SYM("z");
+    term_id xy = term_lse(&S, (term_id[]){ x, y }, 2);
+    cr_assert_eq(E("lse(x, y)"), xy);
+    cr_assert_eq(term_op_of(&S, xy), OP_LSE);
+    cr_assert_eq(E("lse(y,x)"), xy);
+    cr_assert_eq(E("lse(x)"), x);
+    cr_assert_eq(term_nargs(&S, E("lse(x, x)")), 2);
+    cr_assert_eq(E("lse(lse(x, y), z)"), term_lse(&S, (term_id[]){ x, y, z }, 3));
+    cr_assert_eq(term_nargs(&S, E("lse(lse(x, y), z)")), 3);
+    cr_assert_eq(E("lse (\n x,\n y)"), xy);
+    cr_assert_eq(E("exp(x - lse(x, y))"), term_exp(&S, term_sub(&S, x, xy)));
+    cr_assert_eq(E("lse + 1"), term_add2(&S, SYM("lse"), S.one)); /* not a call: a name */
+    one_error("y = lse()", 1, 5, "function 'lse' takes at least 1 argument, got 0");
+    one_error("y = lse(x,", 1, 11, "expected an expression, found end of input");
+}
+
+Test(parse, neg_inf)
+{
+    term_id x = SYM("x"), y = SYM("y"), ni = S.neg_inf;
+    cr_assert_eq(E("-inf"), ni);
+    cr_assert_eq(E("- inf"), ni);
+    cr_assert_eq(E("(-inf)"), ni);
+    cr_assert_eq(E("+-inf"), ni);
+    cr_assert_eq(E("--inf"), term_neg(&S, ni));
+    cr_assert_eq(E("-(-inf)"), term_neg(&S, ni));
+    /* each minus applies: a term that mentions -inf is formal, -(-t) is not t */
+    cr_assert_eq(E("---inf"), term_neg(&S, term_neg(&S, ni)));
+    cr_assert_eq(E("--(-inf)"), term_neg(&S, term_neg(&S, ni)));
+    cr_assert_eq(E("-+-(--inf)"), term_neg(&S, term_neg(&S, term_neg(&S, ni))));
+    cr_assert_eq(E("--x"), x);
+    cr_assert_eq(E("2^--inf"), term_pow(&S, NUM(2, 1), term_neg(&S, ni)));
+    cr_assert_eq(E("x + -inf"), ni);
+    cr_assert_eq(E("-inf + x + y"), ni);
+    cr_assert_eq(E("x - inf"), ni);             /* a - inf = a + -inf */
+    cr_assert_eq(E("x*y - inf + 1"), ni);
+    cr_assert_eq(E("x - -inf"), term_sub(&S, x, ni));
+    cr_assert_eq(E("-inf - inf"), ni);
+    cr_assert_eq(E("max(-inf, x)"), x);
+    cr_assert_eq(E("min(-inf, x)"), ni);
+    cr_assert_eq(E("lse(x, -inf, y)"), term_lse(&S, (term_id[]){ x, y }, 2));
+    cr_assert_eq(E("lse(-inf, -inf)"), ni);
+    cr_assert_eq(E("exp(-inf)"), S.zero);
+    cr_assert_eq(E("tanh(-inf)"), S.minus_one);
+    cr_assert_eq(E("2*-inf"), ni);
+    cr_assert_eq(E("-inf*2"), ni);              /* unary minus binds tighter than '*' */
+    cr_assert_eq(E("-inf/3"), ni);
+    cr_assert_eq(E("-2*-inf"), term_mul2(&S, NUM(-2, 1), ni));
+    cr_assert_eq(E("x*-inf"), term_mul2(&S, x, ni));
+    cr_assert_eq(E("0*-inf"), term_mul2(&S, S.zero, ni));
+    cr_assert_neq(E("0*-inf"), S.zero);
+    cr_assert_eq(E("(-inf)^2"), term_pow_si(&S, ni, 2));
+    cr_assert_eq(E("(-inf)^1"), ni);
+    cr_assert_eq(E("2^-inf"), term_pow(&S, NUM(2, 1), ni));
+    cr_assert_eq(E("x^(-inf)"), term_pow(&S, x, ni));
+    cr_assert_eq(E("log(-inf)"), term_log(&S, ni));
+    cr_assert_eq(E("1/-inf"), term_pow_si(&S, ni, -1));
+    cr_assert_eq(E("-inf + x*-inf"), term_add2(&S, ni, term_mul2(&S, x, ni)));
+    cr_assert(term_has_ninf(&S, E("exp(x*-inf)")));
+    /* names that only start with inf are names */
+    cr_assert_eq(E("info + inf_1 + inf2 + inf[3]"),
+                 term_add(&S, (term_id[]){ SYM("info"), SYM("inf_1"), SYM("inf2"), SYM("inf[3]") }, 4));
+    /* in a script */
+    cr_assert_eq(script_s("m = -inf\ns = max(-inf, x)\na = exp(-inf)\nb = y - inf\n"), 0);
+    cr_assert_eq(rel(0, "m"), ni);
+    cr_assert_eq(rel(1, "s"), x);
+    cr_assert_eq(rel(2, "a"), S.zero);
+    cr_assert_eq(rel(3, "b"), ni);
+}
+
+#define INF_MSG "only -inf is supported (a masked score); +inf is not a value hmp represents"
+
+Test(parse, inf_errors)
+{
+    one_error("y = inf", 1, 5, INF_MSG);
+    one_error("y = 2*inf", 1, 7, INF_MSG);
+    one_error("y = +inf", 1, 6, INF_MSG);
+    one_error("y = -+inf", 1, 7, INF_MSG);
+    one_error("y = x - +inf", 1, 10, INF_MSG);
+    one_error("y = exp(inf)", 1, 9, INF_MSG);
+    one_error("y = max(x, inf)", 1, 12, INF_MSG);
+    one_error("y = 2^inf", 1, 7, INF_MSG);
+    one_error("y = (inf)", 1, 6, INF_MSG);
+    /* '^' binds tighter than a minus: -inf^2 is -(inf^2) */
+    one_error("y = -inf^2", 1, 6, INF_MSG);
+    one_error("y = x^-inf^2", 1, 8, INF_MSG);
+    /* '*' and '/' bind tighter than a binary minus: a - inf*2 is a - (inf*2) */
+    one_error("y = a - inf*2", 1, 9, INF_MSG);
+    one_error("y = a - inf / 2", 1, 9, INF_MSG);
+    one_error("y = a - inf^2", 1, 9, INF_MSG);
+    one_error("inf = 3", 1, 1, "'inf' is reserved");
+    one_error("  inf = -inf", 1, 3, "'inf' is reserved");
+    one_error("inf + 1", 1, 1, "'inf' is reserved");
+    one_error("output a, inf", 1, 11, "'inf' is reserved");
+    one_error("y = inf(2)", 1, 5, "unknown function 'inf'");
+    /* with parse_expr too */
+    term_id t = TERM_NONE;
+    diag_clear(&D);
+    cr_assert_neq(parse_expr(&t, &S, &D, new_source("1 + inf", 7)), 0);
+    check_diag(0, 1, 5, INF_MSG);
+    /* recovery: the next statements are read */
+    diag_clear(&D);
+    cr_assert_neq(script_s("inf = 1\na = 2*inf\nb = -inf; c = inf + 1\nd = lse(b, 1)\n"), 0);
+    cr_assert_eq(D.n_errors, 3);
+    check_diag(0, 1, 1, "'inf' is reserved");
+    check_diag(1, 2, 7, INF_MSG);
+    check_diag(2, 3, 15, INF_MSG);
+    cr_assert_eq(rel(0, "b"), S.neg_inf);
+    cr_assert_eq(rel(1, "d"), term_lse(&S, (term_id[]){ SYM("b"), S.one }, 2));
+}
+
 /* ---- statements ---- */
 
 Test(parse, relations_and_positions)
@@ -916,10 +1028,12 @@ static term_id gen_exponent(gen *g, term_id base, int depth)
  * term the parser must build for it. */
 static term_id gen_expr(gen *g, int need, int depth)
 {
-    int kind = depth > 4 ? test_randn(&rng, 2) : test_randn(&rng, 10);
+    int kind = depth > 4 ? test_randn(&rng, 3) : test_randn(&rng, 11);
+    if (depth > 4 && kind == 2) kind = 10;
     int level;
     switch (kind) {
     case 0: case 1: level = LV_PRIMARY; break; /* number, name */
+    case 10: level = LV_UNARY; break;          /* -inf */
     case 2: case 3: level = LV_SUM; break;
     case 4: case 5: level = LV_PRODUCT; break;
     case 6: level = LV_UNARY; break;
@@ -933,6 +1047,12 @@ static term_id gen_expr(gen *g, int need, int depth)
     switch (kind) {
     case 0: t = gen_number(g); break;
     case 1: t = gen_name(g); break;
+    case 10:
+        sb_putc(g->b, '-');
+        gen_space(g, 1);
+        sb_puts(g->b, "inf");
+        t = S.neg_inf;
+        break;
     case 2: case 3: {
         int n = 2 + test_randn(&rng, 4);
         items[0] = gen_expr(g, LV_PRODUCT, depth + 1);
@@ -941,6 +1061,11 @@ static term_id gen_expr(gen *g, int need, int depth)
             gen_space(g, 0);
             sb_putc(g->b, minus ? '-' : '+');
             gen_space(g, 1);
+            if (minus && test_randn(&rng, 10) == 0) { /* a - inf = a + -inf */
+                sb_puts(g->b, "inf");
+                items[i] = S.neg_inf;
+                continue;
+            }
             items[i] = gen_expr(g, LV_PRODUCT, depth + 1);
             if (minus) items[i] = term_neg(&S, items[i]);
         }
@@ -978,9 +1103,9 @@ static term_id gen_expr(gen *g, int need, int depth)
         break;
     }
     default: {
-        static const char *fname[] = { "exp", "log", "sqrt", "abs", "tanh", "max", "min" };
-        int f = test_randn(&rng, 8);
-        if (f == 7) { /* parentheses only */
+        static const char *fname[] = { "exp", "log", "sqrt", "abs", "tanh", "max", "min", "lse" };
+        int f = test_randn(&rng, 9);
+        if (f == 8) { /* parentheses only */
             gen_open(g);
             t = gen_expr(g, LV_SUM, depth + 1);
             gen_close(g);
@@ -1006,7 +1131,8 @@ static term_id gen_expr(gen *g, int need, int depth)
         case 3: t = term_abs(&S, items[0]); break;
         case 4: t = term_tanh(&S, items[0]); break;
         case 5: t = term_max(&S, items, (size_t)n); break;
-        default: t = term_min(&S, items, (size_t)n); break;
+        case 6: t = term_min(&S, items, (size_t)n); break;
+        default: t = term_lse(&S, items, (size_t)n); break;
         }
         break;
     }

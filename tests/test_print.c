@@ -320,6 +320,82 @@ Test(print, deterministic)
     free(first);
 }
 
+/* ---- lse and -inf ---- */
+
+static term_id lse2(term_id a, term_id b) { return term_lse(&S, (term_id[]){ a, b }, 2); }
+
+Test(print, lse)
+{
+    CHECK(lse2(X, Y), "lse(x, y)");
+    CHECK(lse2(Y, X), "lse(x, y)");
+    CHECK(lse2(X, X), "lse(x, x)");
+    CHECK(term_lse(&S, (term_id[]){ X, Y, Z }, 3), "lse(x, y, z)");
+    CHECK(lse2(num(0, 1), num(0, 1)), "lse(0, 0)");
+    CHECK(lse2(add(X, Y), neg(Z)), "lse(-z, x + y)");
+    CHECK(ex(sub(X, lse2(X, Y))), "exp(x - lse(x, y))");
+    CHECK(neg(lse2(X, Y)), "-lse(x, y)");
+    CHECK(pw(lse2(X, Y), 2, 1), "lse(x, y)^2");
+    CHECK(dvd(X, lse2(X, Y)), "x/lse(x, y)");
+}
+
+Test(print, neg_inf)
+{
+    term_id ni = S.neg_inf; /* made with the store: a smaller id than x */
+    CHECK(ni, "-inf");
+    CHECK(neg(ni), "-(-inf)");
+    CHECK(neg(neg(ni)), "-(-(-inf))");
+    CHECK(mul(X, ni), "(-inf)*x");
+    CHECK(mul(num(-2, 1), ni), "(-inf)*(-2)");
+    CHECK(mul(num(0, 1), ni), "0*(-inf)");
+    CHECK(mul(ni, ni), "(-inf)*(-inf)");
+    CHECK(mul3(num(3, 1), X, ni), "(-inf)*x*3");
+    CHECK(mul(mul(num(2, 1), X), ni), "(-inf)*(2*x)");
+    CHECK(mul(dvd(X, Y), ni), "(-inf)*(x/y)");
+    CHECK(neg(mul(X, ni)), "-((-inf)*x)");
+    CHECK(pw(ni, 2, 1), "(-inf)^2");
+    CHECK(pw(ni, 0, 1), "(-inf)^0");
+    CHECK(pw(ni, -1, 1), "(-inf)^(-1)");
+    CHECK(pw(ni, -2, 1), "(-inf)^(-2)");
+    CHECK(pw(ni, 1, 2), "sqrt(-inf)");
+    CHECK(pw(ni, -1, 2), "(-inf)^(-1/2)");
+    CHECK(pw(neg(ni), 2, 1), "(-(-inf))^2");
+    CHECK(neg(pw(ni, 2, 1)), "-(-inf)^2");
+    CHECK(pwt(num(2, 1), ni), "2^(-inf)");
+    CHECK(pwt(X, neg(ni)), "x^(-(-inf))");
+    CHECK(term_log(&S, ni), "log(-inf)");
+    CHECK(term_abs(&S, ni), "abs(-inf)");
+    CHECK(ex(mul(X, ni)), "exp((-inf)*x)");
+    CHECK(term_max(&S, (term_id[]){ mul(X, ni), Y }, 2), "max(y, (-inf)*x)");
+    CHECK(lse2(Y, mul(X, ni)), "lse(y, (-inf)*x)");
+    /* sums that mention -inf: formal, a sum inside is kept in parentheses */
+    CHECK(add(ni, mul(X, ni)), "-inf + (-inf)*x");
+    CHECK(term_add(&S, (term_id[]){ ni, mul(X, ni), ni }, 3), "-inf - inf + (-inf)*x");
+    CHECK(sub(X, ni), "x - (-inf)");
+    CHECK(add(X, neg(mul(X, ni))), "x - (-inf)*x");
+    CHECK(add(neg(neg(ni)), X), "x - (-(-inf))");
+    CHECK(add(Y, neg(neg(ni))), "y - (-(-inf))");
+    CHECK(term_add(&S, (term_id[]){ add(X, Y), mul(Z, ni) }, 2), "(x + y) + (-inf)*z");
+    CHECK(term_add(&S, (term_id[]){ sub(X, Y), mul(Z, ni), num(-3, 1), num(2, 1) }, 4),
+          "(-inf)*z + (x - y) - 3 + 2");
+    CHECK(term_add(&S, (term_id[]){ X, X, mul(Z, ni) }, 3), "x + x + (-inf)*z");
+    CHECK(term_add(&S, (term_id[]){ neg(X), mul(num(-2, 1), Y), mul(Z, ni) }, 3), "(-inf)*z - x - 2*y");
+    CHECK(term_add(&S, (term_id[]){ mul(num(-2, 1), add(X, Y)), mul(Z, ni) }, 2), "(-inf)*z - 2*(x + y)");
+    CHECK(mul(add(X, mul(Z, ni)), Y), "y*(x + (-inf)*z)");
+    CHECK(term_max(&S, (term_id[]){ sub(X, neg(ni)), Y }, 2), "max(y, x - (-(-inf)))");
+}
+
+/* A sum of -inf and -(-inf) terms printed with -inf after another term, and
+ * x - inf read back as -inf. */
+Test(print, neg_inf_subtracted)
+{
+    term_id ni = S.neg_inf;
+    term_id m = neg(ni); /* -(-inf) */
+    term_id t = term_add(&S, (term_id[]){ m, ni }, 2);
+    CHECK(t, "-inf - (-inf)");
+    cr_assert_eq(parse_back("x - inf"), ni);
+    cr_assert_eq(parse_back("-(-inf) - inf"), t);
+}
+
 /* ---- LaTeX ---- */
 
 Test(print, latex_names)
@@ -371,6 +447,24 @@ Test(print, latex_terms)
     term_id s11 = sym("s11"), s12 = sym("s12");
     term_id e11 = ex(s11), e12 = ex(s12);
     CHECK_LATEX(dvd(e12, add(e11, e12)), "\\frac{e^{s_{12}}}{e^{s_{11}} + e^{s_{12}}}");
+}
+
+Test(print, latex_lse_neg_inf)
+{
+    term_id ni = S.neg_inf;
+    CHECK_LATEX(lse2(X, Y), "\\operatorname{lse}\\left(x, y\\right)");
+    CHECK_LATEX(ex(sub(sym("s12"), term_lse(&S, (term_id[]){ sym("s11"), sym("s12") }, 2))),
+                "e^{s_{12} - \\operatorname{lse}\\left(s_{11}, s_{12}\\right)}");
+    CHECK_LATEX(ni, "-\\infty");
+    CHECK_LATEX(neg(ni), "-\\left(-\\infty\\right)");
+    CHECK_LATEX(mul(X, ni), "\\left(-\\infty\\right) \\cdot x");
+    CHECK_LATEX(pw(ni, 2, 1), "\\left(-\\infty\\right)^{2}");
+    CHECK_LATEX(pw(ni, -1, 1), "\\left(-\\infty\\right)^{-1}");
+    CHECK_LATEX(term_log(&S, ni), "\\log\\left(-\\infty\\right)");
+    CHECK_LATEX(pwt(num(2, 1), ni), "2^{-\\infty}");
+    CHECK_LATEX(term_add(&S, (term_id[]){ ni, mul(X, ni), ni }, 3),
+                "-\\infty - \\infty + \\left(-\\infty\\right) \\cdot x");
+    CHECK_LATEX(sub(X, ni), "x - \\left(-\\infty\\right)");
 }
 
 /* ---- DOT ---- */
@@ -480,6 +574,25 @@ Test(print, dot_roots_and_labels)
     free(first);
 }
 
+Test(print, dot_lse_neg_inf)
+{
+    term_id m = neg(S.neg_inf);
+    term_id t = lse2(X, term_mul(&S, (term_id[]){ X, m }, 2));
+    sb_reset(&B);
+    print_dot(&B, &S, &t, NULL, 1);
+    const char *d = sb_str(&B);
+    check_dot_shape(d);
+    /* x, -inf, -1, (-1)*(-inf), the product, lse */
+    cr_assert_eq(node_lines(d), 6, "%s", d);
+    char want[64];
+    snprintf(want, sizeof want, "  n%u [shape=plaintext, label=\"-inf\"];\n", (unsigned)S.neg_inf);
+    cr_assert_eq(count_of(d, want), 1, "%s", d);
+    snprintf(want, sizeof want, "  n%u [shape=box, label=\"lse\"];\n", (unsigned)t);
+    cr_assert_eq(count_of(d, want), 1, "%s", d);
+    cr_assert_eq(count_of(d, "label=\"-1\""), 1, "%s", d);
+    cr_assert_eq(count_of(d, " -> "), 2 + 2 + 2 + 1, "%s", d);
+}
+
 Test(print, dot_names_escaped)
 {
     term_id t = add(sym("x[1,2]"), sym("Wq11"));
@@ -514,9 +627,12 @@ static term_id random_number(rng *r)
     return num(p, dens[rng_below(r, sizeof dens / sizeof dens[0])]);
 }
 
+static int with_neg_inf; /* random leaves may be -inf */
+
 static term_id random_leaf(rng *r)
 {
     static const char *const names[] = { "x", "y", "z", "w", "x_1_2", "Wq11", "x[1,2]", "s12", "q1_1" };
+    if (with_neg_inf && rng_below(r, 6) == 0) return S.neg_inf;
     if (rng_below(r, 3) == 0) return random_number(r);
     return sym(names[rng_below(r, sizeof names / sizeof names[0])]);
 }
@@ -535,7 +651,7 @@ static term_id random_term(rng *r, int depth)
     if (depth <= 0 || rng_below(r, 6) == 0) return random_leaf(r);
     term_id a[4];
     unsigned n = 2 + rng_below(r, 3);
-    switch (rng_below(r, 15)) {
+    switch (rng_below(r, 16)) {
     case 0:
     case 1:
         for (unsigned i = 0; i < n; i++) a[i] = random_term(r, depth - 1);
@@ -553,20 +669,26 @@ static term_id random_term(rng *r, int depth)
     case 10: return ex(random_term(r, depth - 1));
     case 11: return rng_below(r, 2) ? term_log(&S, random_term(r, depth - 1)) : term_sqrt(&S, random_term(r, depth - 1));
     case 12: return rng_below(r, 2) ? term_abs(&S, random_term(r, depth - 1)) : term_tanh(&S, random_term(r, depth - 1));
+    case 15:
+        n = 1 + rng_below(r, 4);
+        for (unsigned i = 0; i < n; i++) a[i] = random_term(r, depth - 1);
+        return term_lse(&S, a, n);
     default:
         for (unsigned i = 0; i < n; i++) a[i] = random_term(r, depth - 1);
         return rng_below(r, 2) ? term_max(&S, a, n) : term_min(&S, a, n);
     }
 }
 
-Test(print, round_trip_random)
+static void round_trip_random(uint64_t seed, long cases, int neg_inf)
 {
-    rng r = { 0x9e3779b97f4a7c15ULL };
-    long cases = 10000L * test_multiplier();
+    rng r = { seed };
     strbuf again;
     sb_init(&again);
+    with_neg_inf = neg_inf;
+    long flagged = 0;
     for (long i = 0; i < cases; i++) {
         term_id t = random_term(&r, 1 + (int)(i % 6));
+        flagged += term_has_ninf(&S, t);
         const char *text = infix(t);
         term_id back = parse_back(text);
         if (back != t) {
@@ -578,7 +700,13 @@ Test(print, round_trip_random)
         }
     }
     sb_clear(&again);
+    if (neg_inf) cr_assert_gt(flagged, cases / 4, "%ld of %ld terms mention -inf", flagged, cases);
 }
+
+Test(print, round_trip_random) { round_trip_random(0x9e3779b97f4a7c15ULL, 10000L * test_multiplier(), 0); }
+
+/* With -inf among the leaves: formal terms of every shape. */
+Test(print, round_trip_random_neg_inf) { round_trip_random(0x853c49e6748fea9bULL, 10000L * test_multiplier(), 1); }
 
 /* Infix of any random term never has redundant outer parentheses nor a
  * doubled sign, and LaTeX braces balance. */
@@ -587,6 +715,7 @@ Test(print, random_text_shape)
     rng r = { 0x2545f4914f6cdd1dULL };
     long cases = 2000L * test_multiplier();
     for (long i = 0; i < cases; i++) {
+        with_neg_inf = (int)(i & 1);
         term_id t = random_term(&r, 5);
         const char *text = infix(t);
             cr_assert(!strstr(text, "--") && !strstr(text, "+ -") && !strstr(text, "- -"), "%s", text);

@@ -214,6 +214,7 @@ static void check_store_invariants(void)
         term_op op = term_op_of(&S, t);
         uint32_t n = term_nargs(&S, t);
         for (uint32_t i = 0; i < n; i++) cr_assert_lt(term_arg(&S, t, i), t);
+        if (term_has_ninf(&S, t)) continue; /* formal: checked by check_ninf_node */
         if (op == OP_ADD) {
             cr_assert_geq(n, 2);
             for (uint32_t i = 0; i < n; i++) {
@@ -477,4 +478,393 @@ Test(term, reserve_changes_nothing)
     cr_assert_eq(memcmp(a.pool, b.pool, a.n_pool * sizeof *a.pool), 0);
     term_store_clear(&a);
     term_store_clear(&b);
+}
+
+/* ---- -inf and lse (core/term.h): the folds, and what stays formal ---- */
+
+#define NINF S.neg_inf
+
+static int mentions(term_id t, term_id u)
+{
+    for (uint32_t i = 0; i < term_nargs(&S, t); i++)
+        if (term_arg(&S, t, i) == u) return 1;
+    return 0;
+}
+
+static int args_sorted(term_id t)
+{
+    for (uint32_t i = 1; i < term_nargs(&S, t); i++)
+        if (term_arg(&S, t, i - 1) > term_arg(&S, t, i)) return 0;
+    return 1;
+}
+
+Test(term, neg_inf_leaf)
+{
+    cr_assert_eq(term_neg_inf(&S), NINF);
+    cr_assert_eq(term_op_of(&S, NINF), OP_NINF);
+    cr_assert_eq(term_nargs(&S, NINF), 0);
+    cr_assert(term_has_ninf(&S, NINF));
+    cr_assert_eq(term_make(&S, OP_NINF, NULL, 0), NINF);
+    cr_assert_str_eq(term_op_name(OP_NINF), "ninf");
+    cr_assert_str_eq(term_op_name(OP_LSE), "lse");
+    /* numbers, symbols and ordinary terms are finite: not flagged */
+    cr_assert(!term_has_ninf(&S, S.zero));
+    cr_assert(!term_has_ninf(&S, X));
+    cr_assert(!term_has_ninf(&S, term_exp(&S, term_add2(&S, X, N(1, 2)))));
+    /* the flag is a high bit of ops[], masked by term_op_of */
+    term_id m = term_neg(&S, NINF);
+    cr_assert_neq(S.ops[m], OP_MUL);
+    cr_assert_eq(term_op_of(&S, m), OP_MUL);
+    cr_assert_eq(S.ops[m] & TERM_OP_MASK, OP_MUL);
+}
+
+Test(term, neg_inf_exp_tanh)
+{
+    cr_assert_eq(term_exp(&S, NINF), S.zero);
+    cr_assert_eq(term_tanh(&S, NINF), S.minus_one);
+    cr_assert_eq(term_make(&S, OP_EXP, &NINF, 1), S.zero);
+    /* exp of another term that mentions -inf stays formal */
+    term_id xi = term_mul2(&S, X, NINF);
+    term_id e = term_exp(&S, xi);
+    cr_assert_eq(term_op_of(&S, e), OP_EXP);
+    cr_assert_eq(term_arg(&S, e, 0), xi);
+    cr_assert(term_has_ninf(&S, e));
+    cr_assert_eq(term_op_of(&S, term_tanh(&S, xi)), OP_TANH);
+    /* log and abs of -inf have no value: formal */
+    term_id l = term_log(&S, NINF), a = term_abs(&S, NINF);
+    cr_assert_eq(term_op_of(&S, l), OP_LOG);
+    cr_assert_eq(term_op_of(&S, a), OP_ABS);
+    cr_assert(term_has_ninf(&S, l) && term_has_ninf(&S, a));
+    cr_assert_eq(term_abs(&S, a), a);
+}
+
+Test(term, neg_inf_sums)
+{
+    term_id x = X, y = Y;
+    /* x + -inf = -inf for every finite x */
+    cr_assert_eq(term_add2(&S, x, NINF), NINF);
+    cr_assert_eq(term_add2(&S, NINF, x), NINF);
+    cr_assert_eq(term_add2(&S, N(3, 1), NINF), NINF);
+    cr_assert_eq(term_add2(&S, NINF, NINF), NINF);
+    cr_assert_eq(term_add(&S, (term_id[]){ x, NINF, term_add2(&S, x, y), N(-7, 2) }, 4), NINF);
+    cr_assert_eq(term_add(&S, &NINF, 1), NINF);
+    cr_assert_eq(term_sub(&S, x, term_neg(&S, term_neg(&S, x))), S.zero); /* still canonical */
+    /* -inf + (x * -inf): both mention -inf, so the sum stays formal */
+    term_id xi = term_mul2(&S, x, NINF);
+    term_id s = term_add2(&S, NINF, xi);
+    cr_assert_eq(term_op_of(&S, s), OP_ADD);
+    cr_assert(term_has_ninf(&S, s));
+    cr_assert_eq(term_nargs(&S, s), 2);
+    cr_assert(mentions(s, NINF) && mentions(s, xi) && args_sorted(s));
+    cr_assert_eq(term_add2(&S, xi, NINF), s);
+    /* x - (-inf) = x + (-1)*(-inf): formal, not -inf and not +inf */
+    term_id d = term_sub(&S, x, NINF);
+    cr_assert_eq(term_op_of(&S, d), OP_ADD);
+    cr_assert(mentions(d, x) && mentions(d, term_neg(&S, NINF)));
+    /* formal sums: no canonicalisation beyond dropping zeros and sorting */
+    cr_assert_eq(term_add(&S, (term_id[]){ S.zero, xi }, 2), xi);
+    term_id f = term_add(&S, (term_id[]){ x, x, xi }, 3);
+    cr_assert_eq(term_nargs(&S, f), 3); /* x + x is not collected here */
+    cr_assert_neq(f, term_add2(&S, term_add2(&S, x, x), xi));
+    term_id g = term_add(&S, (term_id[]){ term_add2(&S, x, y), xi }, 2);
+    cr_assert_eq(term_nargs(&S, g), 2); /* a sum inside, not flattened */
+    cr_assert(mentions(g, term_add2(&S, x, y)));
+    /* -inf + -inf + (x * -inf): both -inf kept */
+    term_id h = term_add(&S, (term_id[]){ NINF, xi, NINF }, 3);
+    cr_assert_eq(term_nargs(&S, h), 3);
+    cr_assert_eq(term_arg(&S, h, 0), NINF);
+    cr_assert_eq(term_arg(&S, h, 1), NINF);
+}
+
+Test(term, neg_inf_products)
+{
+    term_id x = X;
+    /* c * -inf = -inf for a rational c > 0 */
+    cr_assert_eq(term_mul2(&S, N(2, 1), NINF), NINF);
+    cr_assert_eq(term_mul2(&S, NINF, N(1, 3)), NINF);
+    cr_assert_eq(term_mul(&S, (term_id[]){ N(2, 1), NINF, N(3, 1) }, 3), NINF);
+    cr_assert_eq(term_mul(&S, (term_id[]){ N(-2, 1), NINF, N(-3, 1) }, 3), NINF);
+    cr_assert_eq(term_mul2(&S, S.one, NINF), NINF);
+    cr_assert_eq(term_mul(&S, &NINF, 1), NINF);
+    /* -2 * -inf and -1 * -inf are +inf: formal */
+    term_id m2 = term_mul2(&S, N(-2, 1), NINF);
+    cr_assert_eq(term_op_of(&S, m2), OP_MUL);
+    cr_assert(term_has_ninf(&S, m2));
+    cr_assert(mentions(m2, N(-2, 1)) && mentions(m2, NINF) && args_sorted(m2));
+    term_id m1 = term_neg(&S, NINF);
+    cr_assert_eq(term_op_of(&S, m1), OP_MUL);
+    cr_assert_eq(term_arg(&S, m1, 0), S.minus_one);
+    cr_assert_eq(term_arg(&S, m1, 1), NINF);
+    cr_assert_neq(term_neg(&S, m1), NINF); /* -(-(-inf)) is not folded either */
+    /* 0 * -inf is not 0 */
+    term_id z = term_mul2(&S, S.zero, NINF);
+    cr_assert_neq(z, S.zero);
+    cr_assert_eq(term_op_of(&S, z), OP_MUL);
+    cr_assert(term_has_ninf(&S, z));
+    /* x * -inf: x may be negative or 0, so formal */
+    term_id xi = term_mul2(&S, x, NINF);
+    cr_assert_eq(term_op_of(&S, xi), OP_MUL);
+    cr_assert_eq(term_mul2(&S, NINF, x), xi);
+    cr_assert_eq(term_mul(&S, (term_id[]){ S.one, x, NINF }, 3), xi); /* ones dropped */
+    /* -inf * -inf is +inf: formal, both kept */
+    term_id ii = term_mul2(&S, NINF, NINF);
+    cr_assert_eq(term_nargs(&S, ii), 2);
+    /* a product inside a formal product is not flattened */
+    term_id twox = term_mul2(&S, N(2, 1), x);
+    term_id p = term_mul2(&S, twox, NINF);
+    cr_assert_eq(term_nargs(&S, p), 2);
+    cr_assert(mentions(p, twox));
+    cr_assert_neq(p, term_mul(&S, (term_id[]){ N(2, 1), x, NINF }, 3));
+    /* division by -inf: formal */
+    term_id q = term_div(&S, x, NINF);
+    cr_assert(term_has_ninf(&S, q));
+    cr_assert_neq(q, S.zero);
+}
+
+Test(term, neg_inf_powers)
+{
+    cr_assert_eq(term_pow_si(&S, NINF, 1), NINF);
+    cr_assert_eq(term_pow(&S, NINF, S.one), NINF);
+    term_id sq = term_pow_si(&S, NINF, 2);
+    cr_assert_eq(term_op_of(&S, sq), OP_POW);
+    cr_assert_eq(term_arg(&S, sq, 0), NINF);
+    cr_assert_eq(term_arg(&S, sq, 1), N(2, 1));
+    cr_assert(term_has_ninf(&S, sq));
+    /* x^0 = 1 holds for finite x only */
+    cr_assert_neq(term_pow_si(&S, NINF, 0), S.one);
+    /* ((-inf)^2)^3 is not combined */
+    cr_assert_neq(term_pow_si(&S, sq, 3), term_pow_si(&S, NINF, 6));
+    cr_assert_eq(term_op_of(&S, term_sqrt(&S, NINF)), OP_POW);
+    /* a -inf exponent: formal, base first (not sorted) */
+    term_id e = term_pow(&S, N(2, 1), NINF);
+    cr_assert_eq(term_op_of(&S, e), OP_POW);
+    cr_assert_eq(term_arg(&S, e, 0), N(2, 1));
+    cr_assert_eq(term_arg(&S, e, 1), NINF);
+    cr_assert(term_has_ninf(&S, e));
+    term_id one_inf = term_pow(&S, S.one, NINF);
+    cr_assert_neq(one_inf, S.one);
+    cr_assert_eq(term_op_of(&S, one_inf), OP_POW);
+}
+
+Test(term, neg_inf_max_min)
+{
+    term_id x = X, y = Y;
+    cr_assert_eq(term_max(&S, (term_id[]){ NINF, x }, 2), x);
+    cr_assert_eq(term_max(&S, (term_id[]){ x, NINF, y }, 3), term_max(&S, (term_id[]){ y, x }, 2));
+    cr_assert_eq(term_max(&S, (term_id[]){ NINF, N(3, 1), N(2, 1) }, 3), N(3, 1));
+    cr_assert_eq(term_max(&S, (term_id[]){ NINF, N(-5, 1) }, 2), N(-5, 1));
+    cr_assert_eq(term_max(&S, &NINF, 1), NINF);
+    cr_assert_eq(term_max(&S, (term_id[]){ NINF, NINF }, 2), NINF);
+    cr_assert_eq(term_min(&S, (term_id[]){ NINF, x }, 2), NINF);
+    cr_assert_eq(term_min(&S, (term_id[]){ x, y, NINF }, 3), NINF);
+    cr_assert_eq(term_min(&S, (term_id[]){ N(-100, 1), NINF }, 2), NINF);
+    cr_assert_eq(term_min(&S, &NINF, 1), NINF);
+    /* another flagged argument stays, and flags the call */
+    term_id xi = term_mul2(&S, x, NINF);
+    term_id m = term_max(&S, (term_id[]){ xi, y }, 2);
+    cr_assert_eq(term_op_of(&S, m), OP_MAX);
+    cr_assert(term_has_ninf(&S, m));
+    cr_assert_eq(term_max(&S, (term_id[]){ y, xi, NINF }, 3), m);
+    term_id n = term_min(&S, (term_id[]){ xi, y }, 2);
+    cr_assert_eq(term_op_of(&S, n), OP_MIN);
+    cr_assert(term_has_ninf(&S, n));
+}
+
+Test(term, lse)
+{
+    term_id x = X, y = Y, z = Z;
+    term_id xy = term_lse(&S, (term_id[]){ x, y }, 2);
+    cr_assert_eq(term_op_of(&S, xy), OP_LSE);
+    cr_assert_eq(term_nargs(&S, xy), 2);
+    cr_assert(args_sorted(xy));
+    cr_assert(!term_has_ninf(&S, xy));
+    /* sorted: the order of arguments does not matter */
+    cr_assert_eq(term_lse(&S, (term_id[]){ y, x }, 2), xy);
+    /* one argument: that argument */
+    cr_assert_eq(term_lse(&S, &x, 1), x);
+    cr_assert_eq(term_lse(&S, (term_id[]){ N(3, 1) }, 1), N(3, 1));
+    /* -inf arguments dropped: exp(-inf) adds 0 */
+    cr_assert_eq(term_lse(&S, (term_id[]){ NINF, x, y }, 3), xy);
+    cr_assert_eq(term_lse(&S, (term_id[]){ x, NINF }, 2), x);
+    cr_assert_eq(term_lse(&S, (term_id[]){ NINF, NINF }, 2), NINF);
+    cr_assert_eq(term_lse(&S, &NINF, 1), NINF);
+    /* duplicates kept: lse(x, x) = x + log 2, not x */
+    term_id xx = term_lse(&S, (term_id[]){ x, x }, 2);
+    cr_assert_neq(xx, x);
+    cr_assert_eq(term_nargs(&S, xx), 2);
+    cr_assert_eq(term_arg(&S, xx, 0), x);
+    cr_assert_eq(term_arg(&S, xx, 1), x);
+    cr_assert_neq(term_lse(&S, (term_id[]){ x, x, y }, 3), xy);
+    cr_assert_eq(term_nargs(&S, term_lse(&S, (term_id[]){ x, y, x }, 3)), 3);
+    /* flattened */
+    term_id xyz = term_lse(&S, (term_id[]){ x, y, z }, 3);
+    cr_assert_eq(term_nargs(&S, xyz), 3);
+    cr_assert_eq(term_lse(&S, (term_id[]){ xy, z }, 2), xyz);
+    cr_assert_eq(term_lse(&S, (term_id[]){ z, xy }, 2), xyz);
+    cr_assert_eq(term_lse(&S, (term_id[]){ x, term_lse(&S, (term_id[]){ z, y }, 2) }, 2), xyz);
+    cr_assert_eq(term_nargs(&S, term_lse(&S, (term_id[]){ xy, xy }, 2)), 4);
+    /* no numeric folding: lse(0, 0) is log 2 */
+    term_id l00 = term_lse(&S, (term_id[]){ S.zero, S.zero }, 2);
+    cr_assert_eq(term_op_of(&S, l00), OP_LSE);
+    cr_assert_eq(term_nargs(&S, l00), 2);
+    /* not max, not log of a sum */
+    cr_assert_neq(xy, term_max(&S, (term_id[]){ x, y }, 2));
+    cr_assert_eq(term_make(&S, OP_LSE, (term_id[]){ y, x }, 2), xy);
+    /* a flagged argument (other than -inf) stays and flags the call */
+    term_id xi = term_mul2(&S, x, NINF);
+    term_id l = term_lse(&S, (term_id[]){ y, xi }, 2);
+    cr_assert_eq(term_op_of(&S, l), OP_LSE);
+    cr_assert(term_has_ninf(&S, l));
+    /* a softmax entry: exp(s_j - lse(row)), one lse node per row */
+    term_id e1 = term_exp(&S, term_sub(&S, x, xyz)), e2 = term_exp(&S, term_sub(&S, y, term_lse(&S, (term_id[]){ z, y, x }, 3)));
+    cr_assert_eq(term_arg(&S, term_arg(&S, e1, 0), 1), term_arg(&S, term_arg(&S, e2, 0), 1));
+}
+
+/* ---- random terms with -inf mixed in ---- */
+
+static term_id ninf_pool[8];
+
+/* A random term that may mention -inf. n-ary calls are also built from a
+ * shuffled copy of their arguments, which must give the same id. */
+static term_id random_ninf_term(int depth)
+{
+    int k = depth <= 0 ? test_randn(&rng, 4) : test_randn(&rng, 17);
+    term_id a[5], b[5];
+    int n = 1 + test_randn(&rng, 4);
+    switch (k) {
+    case 0: return syms[test_randn(&rng, NSYM)];
+    case 1: return N(test_randn(&rng, 7) - 3, test_randn(&rng, 2) + 1);
+    case 2: case 3: return NINF;
+    case 4: return ninf_pool[test_randn(&rng, 8)];
+    case 14: return term_pow(&S, random_ninf_term(depth - 1), N(test_randn(&rng, 5) - 2, test_randn(&rng, 2) + 1));
+    case 15: {
+        term_id base = random_ninf_term(depth - 1);
+        return term_pow(&S, base, random_ninf_term(depth - 2));
+    }
+    case 16: {
+        term_id u = random_ninf_term(depth - 1);
+        switch (test_randn(&rng, 5)) {
+        case 0: return term_exp(&S, u);
+        case 1: return term_log(&S, u);
+        case 2: return term_abs(&S, u);
+        case 3: return term_tanh(&S, u);
+        default: return term_neg(&S, u);
+        }
+    }
+    default: break;
+    }
+    for (int i = 0; i < n; i++) a[i] = b[i] = random_ninf_term(depth - 1);
+    shuffle(b, (size_t)n);
+    term_op op;
+    switch (k) {
+    case 5: case 6: op = OP_ADD; break;
+    case 7: case 8: op = OP_MUL; break;
+    case 9: op = OP_MAX; break;
+    case 10: op = OP_MIN; break;
+    default: op = OP_LSE; break;
+    }
+    term_id t = term_make(&S, op, a, (size_t)n);
+    cr_assert_eq(term_make(&S, op, b, (size_t)n), t, "%s of %d arguments depends on their order", term_op_name(op), n);
+    return t;
+}
+
+/* Invariants of the nodes that mention -inf: formal shapes (core/term.h). */
+static void check_ninf_node(term_id t)
+{
+    term_op op = term_op_of(&S, t);
+    uint32_t n = term_nargs(&S, t);
+    switch (op) {
+    case OP_ADD: {
+        cr_assert_geq(n, 2);
+        cr_assert(args_sorted(t));
+        int other = 0; /* an argument other than -inf that mentions it */
+        for (uint32_t i = 0; i < n; i++) {
+            term_id a = term_arg(&S, t, i);
+            cr_assert_neq(a, S.zero);
+            if (a != NINF && term_has_ninf(&S, a)) other = 1;
+        }
+        cr_assert(other, "a sum of -inf and finite terms must be -inf");
+        break;
+    }
+    case OP_MUL: {
+        cr_assert_geq(n, 2);
+        cr_assert(args_sorted(t));
+        for (uint32_t i = 0; i < n; i++) cr_assert_neq(term_arg(&S, t, i), S.one);
+        break;
+    }
+    case OP_POW: cr_assert_neq(term_arg(&S, t, 1), S.one); break; /* (-inf)^1 = -inf */
+    case OP_EXP: case OP_TANH: cr_assert_neq(term_arg(&S, t, 0), NINF); break;
+    case OP_MAX: case OP_MIN: case OP_LSE:
+        cr_assert_geq(n, 2);
+        cr_assert(args_sorted(t));
+        for (uint32_t i = 0; i < n; i++) cr_assert_neq(term_arg(&S, t, i), NINF);
+        break;
+    default: break;
+    }
+}
+
+Test(term, property_neg_inf)
+{
+    rng.state = 31337;
+    for (int i = 0; i < NSYM; i++) { char nm[16]; snprintf(nm, sizeof nm, "m%d", i); syms[i] = term_sym_cstr(&S, nm); }
+    term_id x = syms[0];
+    ninf_pool[0] = NINF;
+    ninf_pool[1] = term_neg(&S, NINF);
+    ninf_pool[2] = term_mul2(&S, x, NINF);
+    ninf_pool[3] = term_pow_si(&S, NINF, 2);
+    ninf_pool[4] = term_log(&S, NINF);
+    ninf_pool[5] = term_mul2(&S, S.zero, NINF);
+    ninf_pool[6] = term_add2(&S, NINF, ninf_pool[2]);
+    ninf_pool[7] = term_lse(&S, (term_id[]){ x, syms[1] }, 2);
+    int iters = 5000 * test_multiplier();
+    term_id *roots = malloc((size_t)iters * sizeof *roots);
+    int flagged = 0, finite = 0;
+    for (int it = 0; it < iters; it++) {
+        roots[it] = random_ninf_term(1 + it % 4);
+        if (term_has_ninf(&S, roots[it])) flagged++;
+        else finite++;
+    }
+    cr_assert_gt(flagged, iters / 10);
+    cr_assert_gt(finite, iters / 10);
+    /* flagged iff -inf is reachable: by a walk over the arguments, never
+     * reading the flags */
+    uint32_t count = term_count(&S);
+    unsigned char *reach = calloc((size_t)count + 1, 1);
+    for (term_id t = 1; t <= count; t++) {
+        reach[t] = t == NINF;
+        for (uint32_t i = 0; i < term_nargs(&S, t); i++) reach[t] |= reach[term_arg(&S, t, i)];
+        cr_assert_eq(!!term_has_ninf(&S, t), reach[t], "term %u: flag %d, -inf reachable %d", t, term_has_ninf(&S, t), reach[t]);
+        if (reach[t]) check_ninf_node(t);
+    }
+    /* and by term_mark_reachable from each of a sample of roots */
+    unsigned char *mark = malloc((size_t)count + 1);
+    for (int it = 0; it < iters; it += 1 + iters / 200) {
+        memset(mark, 0, (size_t)count + 1);
+        term_mark_reachable(mark, &S, &roots[it], 1);
+        cr_assert_eq(!!mark[NINF], !!term_has_ninf(&S, roots[it]), "root %d", it);
+    }
+    free(mark);
+    free(reach);
+    free(roots);
+    check_store_invariants(); /* the finite terms are canonical as ever */
+}
+
+/* The same random construction in a fresh store gives the same ids. */
+Test(term, neg_inf_deterministic)
+{
+    term_id last[2];
+    uint32_t counts[2];
+    for (int k = 0; k < 2; k++) {
+        term_store_clear(&S);
+        term_store_init(&S);
+        rng.state = 555;
+        for (int i = 0; i < NSYM; i++) { char nm[16]; snprintf(nm, sizeof nm, "d%d", i); syms[i] = term_sym_cstr(&S, nm); }
+        for (int i = 0; i < 8; i++) ninf_pool[i] = i % 2 ? NINF : term_neg(&S, NINF);
+        term_id t = S.zero;
+        for (int it = 0; it < 500; it++) t = random_ninf_term(3);
+        last[k] = t;
+        counts[k] = term_count(&S);
+    }
+    cr_assert_eq(last[0], last[1]);
+    cr_assert_eq(counts[0], counts[1]);
 }

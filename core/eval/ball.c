@@ -55,6 +55,50 @@ static ball_status pow_rational(arb_t y, const arb_t x, const fmpq_t k, slong pr
     return BALL_OK;
 }
 
+/* lse(a_1..a_n) = m + log1p(S), S = expm1(a_j - m) + sum_{k != j} exp(a_k - m),
+ * with m the largest midpoint (a_j's), since sum_k exp(a_k) = exp(m)*(1 + S).
+ * m is an exact binary number, so a_k - m loses nothing when a_k is near m
+ * (lse(1000, 1000): a_k - m = 0 exactly, S = 1, the value is 1000 + log(2)
+ * with the relative error of one log and one addition); every exp(a_k - m)
+ * is at most about 1, and log1p keeps the relative accuracy of a value near
+ * 0 (lse(0, -1000) = log1p(exp(-1000)), no cancellation in 1 + S). */
+static void lse_ball(arb_t v, const arb_struct *val, const term_id *a, uint32_t n, slong prec)
+{
+    uint32_t j = 0;
+    for (uint32_t k = 1; k < n; k++)
+        if (arf_cmp(arb_midref(val + a[k]), arb_midref(val + a[j])) > 0) j = k;
+    arf_t m;
+    arb_t d, sum;
+    arf_init(m);
+    arb_init(d);
+    arb_init(sum);
+    arf_set(m, arb_midref(val + a[j]));
+    for (uint32_t k = 0; k < n; k++) {
+        arb_sub_arf(d, val + a[k], m, prec);
+        if (k == j) arb_expm1(d, d, prec);
+        else arb_exp(d, d, prec);
+        arb_add(sum, sum, d, prec);
+    }
+    arb_log1p(v, sum, prec);
+    arb_add_arf(v, v, m, prec);
+    arf_clear(m);
+    arb_clear(d);
+    arb_clear(sum);
+}
+
+term_id ball_ninf_site(const term_store *s, term_id t)
+{
+    for (;;) {
+        uint32_t n = term_nargs(s, t);
+        const term_id *a = term_args(s, t);
+        term_id next = TERM_NONE;
+        for (uint32_t i = 0; i < n && next == TERM_NONE; i++)
+            if (a[i] != s->neg_inf && term_has_ninf(s, a[i])) next = a[i];
+        if (next == TERM_NONE) return t;
+        t = next;
+    }
+}
+
 /* The ball of node t from the balls of its arguments. */
 static ball_status eval_node(ball_ctx *ctx, term_id t, slong prec)
 {
@@ -90,6 +134,7 @@ static ball_status eval_node(ball_ctx *ctx, term_id t, slong prec)
         return BALL_OK;
     case OP_TANH: arb_tanh(v, ctx->val + a[0], prec); return BALL_OK;
     case OP_ABS: arb_abs(v, ctx->val + a[0]); return BALL_OK;
+    case OP_LSE: lse_ball(v, ctx->val, a, n, prec); return BALL_OK;
     case OP_MAX: case OP_MIN: {
         int is_max = term_op_of(s, t) == OP_MAX;
         arb_set(v, ctx->val + a[0]);
@@ -115,6 +160,12 @@ ball_status ball_eval(const arb_struct **out, term_id *where, ball_ctx *ctx, ter
     while (n) {
         term_id u = stack[n - 1];
         if (ctx->prec[u] >= prec) { n--; continue; }
+        if (term_has_ninf(ctx->s, u)) {
+            /* -inf itself, or a formal term around it (core/term.h): no ball */
+            st = BALL_NINF;
+            *where = u == ctx->s->neg_inf ? u : ball_ninf_site(ctx->s, u);
+            break;
+        }
         uint32_t k = term_nargs(ctx->s, u);
         const term_id *a = term_args(ctx->s, u);
         int ready = 1;

@@ -10,9 +10,12 @@
 typedef enum ball_status {
     BALL_OK = 0,
     BALL_FREE_SYMBOL, /* a symbol with no value */
-    BALL_UNDECIDED    /* a divisor or a log argument whose ball holds a point
+    BALL_UNDECIDED,   /* a divisor or a log argument whose ball holds a point
                          outside the domain: more precision, or the exact
                          value, tells a domain error from a small value */
+    BALL_NINF         /* -inf where it has no real value (log(-inf), x*-inf,
+                         ...: the formal terms of core/term.h), or the whole
+                         term is -inf, which the caller reports as such */
 } ball_status;
 
 typedef struct ball_ctx {
@@ -27,8 +30,15 @@ void ball_ctx_clear(ball_ctx *ctx);
 
 /* Evaluates t at working precision prec (bits), reusing every node already
  * computed at prec or more. On BALL_OK, *out (may be NULL) points at the ball
- * of t, valid until the next call. Otherwise *where is the node at fault.
- * Iterative: no recursion on term depth. */
+ * of t, valid until the next call. Otherwise *where is the node at fault; for
+ * BALL_NINF the innermost term that mentions -inf and has no value (t itself
+ * when t is -inf). Iterative: no recursion on term depth. */
 ball_status ball_eval(const arb_struct **out, term_id *where, ball_ctx *ctx, term_id t, slong prec);
+
+/* The innermost term under t (t flagged with TERM_FLAG_NINF, t != -inf) that
+ * mentions -inf and has no value: descends through arguments that mention
+ * -inf, preferring compound ones, to a term whose only such argument is -inf
+ * itself. Every such term is formal (core/term.h folds all that have values). */
+term_id ball_ninf_site(const term_store *s, term_id t);
 
 #endif

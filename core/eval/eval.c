@@ -120,6 +120,20 @@ static int check_domain(diag_list *d, sys *y, expval_ctx *ex, term_id w, term_id
     return reported;
 }
 
+/* What is wrong at w, the innermost term around -inf (ball_ninf_site): the
+ * store folds every use of -inf that has a value, so w has none. */
+static const char *ninf_misuse(const term_store *s, term_id w)
+{
+    switch (term_op_of(s, w)) {
+    case OP_LOG: return "logarithm of -inf";
+    case OP_ABS: return "absolute value of -inf";
+    case OP_MUL: return "-inf times a factor that is not a positive rational";
+    case OP_POW: return term_has_ninf(s, term_arg(s, w, 0)) ? "power of -inf" : "-inf in an exponent";
+    case OP_ADD: return "-inf in a sum with no value";
+    default: return "-inf where a real number is needed";
+    }
+}
+
 /* Reports every output that depends on a free symbol. 1 if any. */
 static int check_free_symbols(diag_list *d, sys *y, const term_id *terms, size_t n)
 {
@@ -178,6 +192,23 @@ static void decide_rational(eval_value *ev, const fmpq_t q, const eval_request *
     sb_clear(&b);
 }
 
+/* Value i is exactly -inf. */
+static void decide_neg_inf(eval_value *ev, const eval_request *req)
+{
+    strbuf b;
+    sb_init(&b);
+    ev->neg_inf = 1;
+    ev->decimal = mem_strdup("-inf");
+    if (req->use_format) {
+        ev->bits = fp_round_double(-INFINITY, req->format);
+        fp_print_value(&b, ev->bits, req->format);
+        ev->format_value = sb_take(&b);
+    }
+    ev->exact = mem_strdup("-inf");
+    ev->prec = 0;
+    sb_clear(&b);
+}
+
 /* Tries to decide value i from its ball. 1 when decided. */
 static int decide_ball(eval_value *ev, const arb_t x, const eval_request *req, slong prec)
 {
@@ -223,8 +254,13 @@ int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d
     size_t left = n;
     int failed = 0;
 
-    for (size_t i = 0; i < n; i++) /* rational values: exactly */
-        if (term_op_of(s, terms[i]) == OP_NUM) { decide_rational(&res->v[i], term_value(s, terms[i]), req); done[i] = 1; left--; }
+    for (size_t i = 0; i < n; i++) { /* rational values and -inf: exactly */
+        if (term_op_of(s, terms[i]) == OP_NUM) decide_rational(&res->v[i], term_value(s, terms[i]), req);
+        else if (terms[i] == s->neg_inf) decide_neg_inf(&res->v[i], req);
+        else continue;
+        done[i] = 1;
+        left--;
+    }
 
     slong prec0 = (slong)ceil((double)req->digits * 3.3219280948873623) + 32;
     if (req->use_format && fp_info(req->format)->prec + 32 > prec0) prec0 = fp_info(req->format)->prec + 32;
@@ -248,6 +284,11 @@ int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d
                 break;
             }
             if (st == BALL_UNDECIDED && check_domain(d, y, &ex, where, y->outputs[i])) { failed = 1; break; }
+            if (st == BALL_NINF) {
+                domain_error(d, y, where, y->outputs[i], ninf_misuse(s, where));
+                failed = 1;
+                break;
+            }
             if (st == BALL_FREE_SYMBOL) { failed = 1; break; } /* excluded above */
             if (round >= 1 && !tried_exact[i]) {
                 /* two precisions did not decide: perhaps an exact tie */

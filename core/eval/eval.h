@@ -27,6 +27,8 @@ typedef struct eval_value {
     term_id name;       /* the output (a SYM term) */
     term_id term;       /* its value as a term over numbers */
     int rational;       /* the value is a rational number: q */
+    int neg_inf;        /* the value is -inf (the output's term is -inf):
+                           decimal and exact "-inf", bits of -inf */
     fmpq_t q;
     char *decimal;      /* correctly rounded to `digits` significant digits */
     uint64_t bits;      /* correctly rounded to the format (use_format) */
@@ -44,8 +46,8 @@ typedef struct eval_result {
 void eval_request_init(eval_request *req);
 void eval_result_clear(eval_result *res);
 /* Evaluates every output of y. 0 on success; otherwise errors in d (a free
- * symbol, a domain error naming its relation, the precision cap) and res
- * holds nothing to print. */
+ * symbol, a domain error naming its relation, -inf where it has no value,
+ * the precision cap) and res holds nothing to print. */
 int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d);
 
 #endif

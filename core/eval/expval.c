@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/eval/ball.h"
 #include "core/mem.h"
 
 /* State of a node in expval_ctx: 0 unknown, 1 value, 2 status; SCHEDULED
- * only during one expval_of_term call. */
-enum { EV_UNKNOWN = 0, EV_VALUE = 1, EV_FAILED = 2, EV_SCHEDULED = 3 };
+ * only during one expval_of_term call; LSE_SUM and LOG_FORM as in expval.h. */
+enum { EV_UNKNOWN = 0, EV_VALUE = 1, EV_FAILED = 2, EV_SCHEDULED = 3, EV_LSE_SUM = 4, EV_LOG_FORM = 5 };
 
 /* ---- sums ---- */
 
@@ -689,14 +690,244 @@ static int pow_fmpq(expval *out, const expval *b, const fmpq_t e)
     return st;
 }
 
-/* The value of node t from its arguments' values (all present). */
-static int eval_node(expval *out, expval_ctx *ctx, term_id t)
+/* ---- log forms: r + c_1*lse(A_1) + ... + c_k*lse(A_k) ----
+ * Such a term is a logarithm, outside the fragment, but its exp is
+ * exp(r) * prod_i S_i^c_i with S_i = sum_{a in A_i} exp(a), inside it when
+ * every power is. An lse node keeps S_i (state LSE_SUM, never released: the
+ * log forms above it name it by id); a sum or a multiple of lse terms keeps
+ * its pairs (c_i, lse_i) and (r, 0) as an expsum whose "exponents" are term
+ * ids (state LOG_FORM); exp, a sum, a number times one, or an lse use them. */
+
+static int is_log_kind(const expval_ctx *ctx, term_id t)
+{
+    return ctx->state[t] == EV_LSE_SUM || ctx->state[t] == EV_LOG_FORM;
+}
+
+/* One pair (c, key) of a log form; key 0 is the rational part r. */
+typedef struct log_pair {
+    term_id key;
+    const fmpq *c;
+} log_pair;
+
+static int cmp_log_pair(const void *a, const void *b)
+{
+    term_id x = ((const log_pair *)a)->key, y = ((const log_pair *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static term_id log_key(const fmpq_t r) { return (term_id)fmpz_get_ui(fmpq_numref(r)); }
+
+/* out = r + sum of the pairs (sorted by key, equal keys added, zeros
+ * dropped); a log form (*kind = LOG_FORM) unless no lse is left, then the
+ * rational r. */
+static void log_form_build(expval *out, unsigned char *kind, const fmpq_t r, log_pair *p, size_t np)
+{
+    qsort(p, np, sizeof *p, cmp_log_pair);
+    expsum *x = &out->num;
+    expsum_fit(x, (slong)np + 1);
+    slong k = 0;
+    if (!fmpq_is_zero(r)) {
+        fmpq_set(x->c, r);
+        fmpq_zero(x->r);
+        k = 1;
+    }
+    for (size_t i = 0; i < np;) {
+        fmpq_set(x->c + k, p[i].c);
+        size_t j = i + 1;
+        for (; j < np && p[j].key == p[i].key; j++) fmpq_add(x->c + k, x->c + k, p[j].c);
+        if (!fmpq_is_zero(x->c + k)) fmpq_set_ui(x->r + k++, p[i].key, 1);
+        i = j;
+    }
+    x->n = k;
+    expsum_one(&out->den);
+    *kind = EV_LOG_FORM;
+    if (k == 0 || (k == 1 && fmpq_is_zero(x->r))) {
+        expval_set_fmpq(out, r);
+        *kind = EV_VALUE;
+    }
+}
+
+/* A sum of rational values and log forms. */
+static int log_form_sum(expval *out, unsigned char *kind, expval_ctx *ctx, const term_id *args, uint32_t n)
+{
+    fmpq_t r, q, one;
+    fmpq_init(r);
+    fmpq_init(q);
+    fmpq_init(one);
+    fmpq_one(one);
+    log_pair *p = NULL;
+    size_t np = 0, cap = 0;
+    int st = EV_OK;
+    for (uint32_t i = 0; st == EV_OK && i < n; i++) {
+        term_id u = args[i];
+        const expsum *x = &ctx->memo[u].num;
+        slong m = ctx->state[u] == EV_LSE_SUM ? 1 : ctx->state[u] == EV_LOG_FORM ? x->n : 0;
+        if (np + (size_t)m > cap) {
+            while (np + (size_t)m > cap) cap = cap ? 2 * cap : 16;
+            p = mem_realloc(p, cap * sizeof *p);
+        }
+        if (ctx->state[u] == EV_LSE_SUM) {
+            p[np++] = (log_pair){ u, one };
+        } else if (ctx->state[u] == EV_LOG_FORM) {
+            for (slong j = 0; j < x->n; j++) {
+                if (fmpq_is_zero(x->r + j)) fmpq_add(r, r, x->c + j);
+                else p[np++] = (log_pair){ log_key(x->r + j), x->c + j };
+            }
+        } else if (expval_get_fmpq(q, ctx->memo + u)) {
+            fmpq_add(r, r, q);
+        } else {
+            st = EV_OUTSIDE; /* exp(1) + lse(a, b) */
+        }
+    }
+    if (st == EV_OK) log_form_build(out, kind, r, p, np);
+    if (st == EV_OK && !expsum_bits_ok(&out->num)) st = EV_TOO_BIG;
+    free(p);
+    fmpq_clear(r);
+    fmpq_clear(q);
+    fmpq_clear(one);
+    return st;
+}
+
+/* A product of rational values and one log form: the log form scaled. */
+static int log_form_scale(expval *out, unsigned char *kind, expval_ctx *ctx, const term_id *args, uint32_t n)
+{
+    fmpq_t c, q;
+    fmpq_init(c);
+    fmpq_init(q);
+    fmpq_one(c);
+    term_id f = TERM_NONE;
+    int st = EV_OK;
+    for (uint32_t i = 0; st == EV_OK && i < n; i++) {
+        if (is_log_kind(ctx, args[i])) {
+            if (f != TERM_NONE) st = EV_OUTSIDE; /* a product of two logarithms */
+            f = args[i];
+        } else if (expval_get_fmpq(q, ctx->memo + args[i])) {
+            fmpq_mul(c, c, q);
+        } else {
+            st = EV_OUTSIDE;
+        }
+    }
+    if (st == EV_OK) {
+        log_pair one = { f, c };
+        fmpq_zero(q);
+        if (fmpq_is_zero(c)) log_form_build(out, kind, q, NULL, 0);
+        else if (ctx->state[f] == EV_LSE_SUM) log_form_build(out, kind, q, &one, 1);
+        else {
+            expsum_scale(&out->num, &ctx->memo[f].num, c, q); /* keys unchanged */
+            expsum_one(&out->den);
+            *kind = EV_LOG_FORM;
+        }
+        if (!expsum_bits_ok(&out->num)) st = EV_TOO_BIG;
+    }
+    fmpq_clear(c);
+    fmpq_clear(q);
+    return st;
+}
+
+static int pow_fmpq(expval *out, const expval *b, const fmpq_t e);
+
+/* exp of the log form of node u: exp(r) * prod_i S_i^c_i. */
+static int exp_of_log_form(expval *out, expval_ctx *ctx, term_id u)
+{
+    if (ctx->state[u] == EV_LSE_SUM) { /* exp(lse(A)) = S */
+        expval_set(out, ctx->memo + u);
+        return EV_OK;
+    }
+    const expsum *x = &ctx->memo[u].num;
+    expval acc, pw;
+    expval_init(&acc);
+    expval_init(&pw);
+    fmpq_t r;
+    fmpq_init(r);
+    int st = EV_OK;
+    for (slong i = 0; i < x->n; i++)
+        if (fmpq_is_zero(x->r + i)) fmpq_set(r, x->c + i);
+    expval_exp_fmpq(&acc, r);
+    for (slong i = 0; st == EV_OK && i < x->n; i++) {
+        if (fmpq_is_zero(x->r + i)) continue;
+        term_id l = log_key(x->r + i);
+        if (l >= ctx->size || ctx->state[l] != EV_LSE_SUM) abort(); /* lse values are kept */
+        const fmpq *c = x->c + i;
+        if (fmpz_is_one(fmpq_denref(c)) && fmpz_fits_si(fmpq_numref(c)))
+            st = expval_pow_si(&pw, ctx->memo + l, fmpz_get_si(fmpq_numref(c)));
+        else
+            st = pow_fmpq(&pw, ctx->memo + l, c);
+        if (st == EV_OK) st = expval_mul(&acc, &acc, &pw);
+    }
+    if (st == EV_OK) expval_swap(out, &acc);
+    expval_clear(&acc);
+    expval_clear(&pw);
+    fmpq_clear(r);
+    return st;
+}
+
+static int cmp_fmpq(const void *a, const void *b) { return fmpq_cmp((const fmpq *)a, (const fmpq *)b); }
+
+/* S = sum_k exp(a_k) of an lse: rational a_k sorted, equal ones counted
+ * (duplicates are kept by the store: lse(x, x) = x + log 2); log forms
+ * through exp_of_log_form. */
+static int lse_sum(expval *out, unsigned char *kind, expval_ctx *ctx, const term_id *args, uint32_t n)
+{
+    if (n > EV_MAX_TERMS) return EV_TOO_BIG;
+    fmpq *a = _fmpq_vec_init(n);
+    slong na = 0;
+    expval extra, e;
+    expval_init(&extra);
+    expval_init(&e);
+    int st = EV_OK;
+    for (uint32_t i = 0; st == EV_OK && i < n; i++) {
+        if (is_log_kind(ctx, args[i])) {
+            st = exp_of_log_form(&e, ctx, args[i]);
+            if (st == EV_OK) st = expval_add(&extra, &extra, &e);
+        } else if (expval_get_fmpq(a + na, ctx->memo + args[i])) {
+            na++;
+        } else {
+            st = EV_OUTSIDE; /* lse(exp(1), 0) */
+        }
+    }
+    if (st == EV_OK) {
+        /* fmpq entries are plain words (small values or handles), so qsort may move them */
+        qsort(a, (size_t)na, sizeof(fmpq), cmp_fmpq);
+        expsum *x = &out->num;
+        expsum_fit(x, na);
+        slong k = 0;
+        for (slong i = 0; i < na;) {
+            slong j = i + 1;
+            while (j < na && fmpq_equal(a + j, a + i)) j++;
+            fmpq_set_si(x->c + k, j - i, 1);
+            fmpq_set(x->r + k++, a + i);
+            i = j;
+        }
+        x->n = k;
+        expsum_one(&out->den);
+        if (!expval_is_zero(&extra)) st = expval_add(out, out, &extra);
+        if (st == EV_OK && !expsum_bits_ok(&out->num)) st = EV_TOO_BIG;
+        *kind = EV_LSE_SUM;
+    }
+    _fmpq_vec_clear(a, n);
+    expval_clear(&extra);
+    expval_clear(&e);
+    return st;
+}
+
+/* The value of node t from its arguments' values (all present); *kind is
+ * the state it takes: a value, an lse's sum or a log form. */
+static int eval_node(expval *out, unsigned char *kind, expval_ctx *ctx, term_id t)
 {
     const term_store *s = ctx->s;
     term_op op = term_op_of(s, t);
     uint32_t n = term_nargs(s, t);
     const term_id *args = term_args(s, t);
     int st = EV_OK;
+    *kind = EV_VALUE;
+    if (op == OP_LSE) return lse_sum(out, kind, ctx, args, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!is_log_kind(ctx, args[i])) continue;
+        if (op == OP_ADD) return log_form_sum(out, kind, ctx, args, n);
+        if (op == OP_MUL) return log_form_scale(out, kind, ctx, args, n);
+        if (op == OP_EXP) return exp_of_log_form(out, ctx, args[0]);
+        return EV_OUTSIDE; /* log(lse(a, b)), lse(a, b)^2, max(lse(a, b), 0) ... */
+    }
     switch (op) {
     case OP_NUM: {
         const fmpq *q = term_value(s, t);
@@ -748,7 +979,7 @@ static int eval_node(expval *out, expval_ctx *ctx, term_id t)
         fmpq_clear(q);
         return st;
     }
-    default: /* SYM, LOG, TANH */
+    default: /* SYM, LOG, TANH (NINF never gets here) */
         return EV_OUTSIDE;
     }
 }
@@ -778,6 +1009,7 @@ static term_id failure_site(const expval_ctx *ctx, term_id t)
 {
     const term_store *s = ctx->s;
     for (;;) {
+        if (term_has_ninf(s, t)) return t == s->neg_inf ? t : ball_ninf_site(s, t);
         uint32_t n = term_nargs(s, t);
         const term_id *args = term_args(s, t);
         uint32_t i = 0;
@@ -822,6 +1054,7 @@ int expval_of_term(expval *out, term_id *where, expval_ctx *ctx, term_id t)
                 list = mem_realloc(list, cap_list * sizeof(term_id));
             }
             list[n_list++] = u;
+            if (term_has_ninf(s, u)) continue; /* no value, whatever its arguments */
             uint32_t n = term_nargs(s, u);
             const term_id *args = term_args(s, u);
             if (n_stack + n > cap_stack) {
@@ -851,14 +1084,15 @@ int expval_of_term(expval *out, term_id *where, expval_ctx *ctx, term_id t)
         term_id u = list[k];
         uint32_t n = term_nargs(s, u);
         const term_id *args = term_args(s, u);
-        int st = EV_OK;
+        int st = term_has_ninf(s, u) ? EV_NINF : EV_OK;
         for (uint32_t i = 0; st == EV_OK && i < n; i++)
             if (ctx->state[args[i]] == EV_FAILED) st = ctx->status[args[i]];
         expval *m = ctx->memo + u;
         if (m->den.alloc == 0) expval_init(m);
-        if (st == EV_OK) st = eval_node(m, ctx, u);
+        unsigned char kind = EV_VALUE;
+        if (st == EV_OK) st = eval_node(m, &kind, ctx, u);
         if (st == EV_OK) {
-            ctx->state[u] = EV_VALUE;
+            ctx->state[u] = kind;
         } else {
             memo_release(ctx, u);
             ctx->state[u] = EV_FAILED;
@@ -867,7 +1101,10 @@ int expval_of_term(expval *out, term_id *where, expval_ctx *ctx, term_id t)
         for (uint32_t i = 0; i < n; i++) {
             long j = find_id(list, n_list, args[i]);
             if (j < 0) continue;
-            if (--uses[j] == 0 && !shared[j] && ctx->state[args[i]] == EV_VALUE) memo_release(ctx, args[i]);
+            /* an lse's sum stays: log forms above it name it */
+            unsigned char a_state = ctx->state[args[i]];
+            if (--uses[j] == 0 && !shared[j] && (a_state == EV_VALUE || a_state == EV_LOG_FORM))
+                memo_release(ctx, args[i]);
         }
     }
     free(uses);
@@ -876,6 +1113,11 @@ int expval_of_term(expval *out, term_id *where, expval_ctx *ctx, term_id t)
     if (ctx->state[t] == EV_VALUE) {
         expval_set(out, ctx->memo + t);
         return EV_OK;
+    }
+    if (is_log_kind(ctx, t)) { /* a logarithm: no value in the fragment */
+        if (where) *where = t;
+        expval_zero(out);
+        return EV_OUTSIDE;
     }
     if (where) *where = failure_site(ctx, t);
     expval_zero(out);

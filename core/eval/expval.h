@@ -34,7 +34,8 @@ typedef enum ev_status {
     EV_OK = 0,
     EV_OUTSIDE,  /* not in the fragment: a symbol, log, tanh, a non-integer power of a non-square ... */
     EV_DIV_ZERO, /* division by an exact zero (or 0^-k) */
-    EV_TOO_BIG   /* more terms or bits than the limits below */
+    EV_TOO_BIG,  /* more terms or bits than the limits below */
+    EV_NINF      /* -inf: no real value (the caller reports a whole value -inf) */
 } ev_status;
 
 #define EV_MAX_TERMS 1000000
@@ -57,11 +58,22 @@ void expval_arb(arb_t out, const expval *v, slong prec);
 
 /* Exact values of terms of a store, memoised by term id (a DAG is evaluated
  * once per node). Terms built from numbers, +, *, integer powers, exp of a
- * rational-valued term, and max/min/abs of rational-valued terms. */
+ * rational-valued term, max/min/abs of rational-valued terms, and exp of
+ * r + c_1*lse(A_1) + ... + c_k*lse(A_k) with r rational-valued and rational
+ * c_i: exp(r) * prod_i (sum_{a in A_i} exp(a))^c_i, each a rational-valued
+ * (or itself of that form), a value when every power is (integer c_i; a
+ * root of a one-term sum). An lse, and such a sum r + c_i*lse(A_i), has no
+ * value of its own in the fragment (it is a logarithm): as an argument of
+ * exp, +, a number times it, or lse, it is kept; anywhere else, or as the
+ * term asked for, it is EV_OUTSIDE. */
 typedef struct expval_ctx {
     const term_store *s;
-    expval *memo;          /* memo[t], valid where state[t] == 1 */
-    unsigned char *state;  /* 0 unknown, 1 value, 2 status in status[t] */
+    expval *memo;          /* memo[t], where state[t] is 1, 4 or 5 */
+    unsigned char *state;  /* 0 unknown, 1 value, 2 status in status[t],
+                              4 an lse: memo[t] = sum_k exp(a_k), kept for the
+                              context's lifetime; 5 a log form: memo[t].num
+                              holds r + sum_i c_i*lse_i as the pairs
+                              (r, 0), (c_i, lse_i) sorted by term id */
     unsigned char *status;
     uint32_t size;
 } expval_ctx;
@@ -69,7 +81,9 @@ typedef struct expval_ctx {
 void expval_ctx_init(expval_ctx *ctx, const term_store *s);
 void expval_ctx_clear(expval_ctx *ctx);
 /* The value of t. On failure the status, and in *where the node that failed
- * (the innermost one: e.g. the zero that was divided by). Iterative. */
+ * (the innermost one: e.g. the zero that was divided by; for EV_NINF the
+ * innermost term around -inf, as ball_ninf_site, or t when t is -inf).
+ * Iterative. */
 int expval_of_term(expval *out, term_id *where, expval_ctx *ctx, term_id t);
 
 #endif
