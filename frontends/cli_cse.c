@@ -3,13 +3,16 @@
  * before and after, as HMP text, JSON or a C function. */
 #include "frontends/cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "frontends/input.h"
 #include "rewrite/cse.h"
+#include "rewrite/expsum.h"
 
-static const char cse_usage[] = "usage: hmp cse FILE|- [--json | --emit c] [--no-restructure] [--dag-only]\n";
+static const char cse_usage[] = "usage: hmp cse FILE|- [--json | --emit c] [--stable] [--no-restructure] [--dag-only]\n";
 
 void cli_cse_help(FILE *out)
 {
@@ -44,6 +47,10 @@ void cli_cse_help(FILE *out)
           "                    double *out): free symbols are the inputs, in order of\n"
           "                    first use (listed in a comment), numbers of the script\n"
           "                    are constants\n"
+          "  --stable          first simplify every output (hmp simplify --inline\n"
+          "                    --stable): softmax and log-sum-exp in the max-shifted\n"
+          "                    form exp(s - m)/sum exp(s_k - m), m = max s_k, so that\n"
+          "                    the C does not overflow for any scores in double range\n"
           "  --no-restructure  keep products associated as written\n"
           "  --dag-only        plain DAG sharing only (no extraction, no re-association)\n"
           "  -h, --help        this help\n"
@@ -57,10 +64,31 @@ static int cse_usage_error(FILE *err, const char *msg, const char *arg)
     return cli_usage_error(err, "cse", cse_usage, msg, arg);
 }
 
+/* Every output's inlined value replaced by its simplification (algebra,
+ * expsum, then stable): an equal value, so the program keeps its meaning. */
+static int stable_outputs(input *in)
+{
+    sys *y = &in->system;
+    if (!y->inlined) return -1;
+    size_t n = y->n_outputs;
+    term_id *t = mem_realloc(NULL, (n ? n : 1) * sizeof *t);
+    for (size_t i = 0; i < n; i++) t[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
+    expsum_options opt;
+    expsum_options_init(&opt);
+    opt.stable = 1;
+    expsum_simplifier x;
+    expsum_simplifier_init(&x, &in->store, &opt);
+    expsum_run(&x, t, n, y);
+    for (size_t i = 0; i < n; i++) y->inlined[sys_relation_of(y, y->outputs[i])] = t[i];
+    expsum_simplifier_clear(&x);
+    free(t);
+    return 0;
+}
+
 int cli_cse(int argc, char **argv, FILE *out, FILE *err)
 {
     const char *path = NULL;
-    int json = 0, emit_c = 0, options_done = 0;
+    int json = 0, emit_c = 0, stable = 0, options_done = 0;
     cse_options opt;
     cse_options_init(&opt);
     for (int i = 1; i < argc; i++) {
@@ -69,6 +97,7 @@ int cli_cse(int argc, char **argv, FILE *out, FILE *err)
             if (strcmp(a, "--") == 0) options_done = 1;
             else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { cli_cse_help(out); return CLI_EXIT_OK; }
             else if (strcmp(a, "--json") == 0) json = 1;
+            else if (strcmp(a, "--stable") == 0) stable = 1;
             else if (strcmp(a, "--no-restructure") == 0) opt.restructure = 0;
             else if (strcmp(a, "--dag-only") == 0) opt.restructure = opt.extract = 0;
             else if (strcmp(a, "--emit") == 0) {
@@ -88,7 +117,10 @@ int cli_cse(int argc, char **argv, FILE *out, FILE *err)
 
     input in;
     int status = input_load(&in, path, err);
-    if (status == 0) {
+    if (status == 0 && stable && stable_outputs(&in) != 0) {
+        fputs("hmp cse: error: the system cannot be inlined\n", err);
+        status = CLI_EXIT_INPUT;
+    } else if (status == 0) {
         cse_program p;
         if (cse_build(&p, &in.system, &opt) != 0) {
             fputs("hmp cse: error: the system cannot be inlined\n", err);

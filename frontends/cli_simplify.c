@@ -1,6 +1,6 @@
 /* cli_simplify: `hmp simplify FILE`: every relation (or every output, inlined)
- * rewritten by the chosen rule sets to a fixpoint; optionally the derivation,
- * step by step, as text or JSON. */
+ * rewritten by the chosen rule sets to a fixpoint, the softmax rows found,
+ * optionally the stable form and the derivation, step by step, as text or JSON. */
 #include "frontends/cli.h"
 
 #include <errno.h>
@@ -12,16 +12,17 @@
 #include "core/print.h"
 #include "frontends/input.h"
 #include "rewrite/engine.h"
+#include "rewrite/expsum.h"
 #include "rewrite/rules.h"
 
 static const char simplify_usage[] =
-    "usage: hmp simplify FILE|- [--steps] [--json] [--expand] [--together] [--rules SET,...]\n"
-    "                           [--inline] [--max-steps N] [--list]\n";
+    "usage: hmp simplify FILE|- [--steps] [--json] [--stable] [--expand] [--together]\n"
+    "                           [--rules SET,...] [--inline] [--max-steps N] [--list]\n";
 
 typedef struct simplify_options {
     const char *path;
-    int steps, json, inline_terms, list;
-    const rule_set_def *sets[16];
+    int steps, json, inline_terms, list, stable;
+    const rule_set_def *sets[EXPSUM_MAX_SETS];
     size_t n_sets;
     size_t max_steps;
 } simplify_options;
@@ -37,27 +38,43 @@ void cli_simplify_help(FILE *out)
           "subexpression shared by several relations is rewritten once.\n"
           "\n"
           "rule sets (docs/REWRITE.md lists every rule and its side conditions):\n"
-          "  algebra   sound identities of powers, abs, exp and log; the default:\n"
+          "  algebra   sound identities of powers, abs, exp and log (default):\n"
           "            x^a*x^b = x^(a+b), sqrt(x^2) = abs(x), log(exp(x)) = x,\n"
           "            exp(log(x)) = x when x > 0 is known, ...\n"
+          "  expsum    exp laws and softmax (default, after algebra):\n"
+          "            exp(a)*exp(b) = exp(a+b), exp(a)^k = exp(k*a),\n"
+          "            log(exp(a) + exp(b)) = lse(a, b), a softmax entry\n"
+          "            exp(s1)/(exp(s1) + exp(s2)) = exp(s1 - lse(s1, s2)) with one\n"
+          "            lse per row, lse(a + c, b + c) = c + lse(a, b); then, over the\n"
+          "            whole script: rows whose scores are all -inf give 0 entries\n"
+          "            (a note says so), -inf scores leave their rows, and\n"
+          "            exp(b + 1), exp(b + 2) become exp(1)*exp(b), exp(2)*exp(b)\n"
           "  expand    multiply out products and integer powers of sums (--expand);\n"
           "            denominators stay whole; log(x*y) = log(x) + log(y) when\n"
           "            x > 0 and y > 0 are known\n"
           "  together  a sum of fractions over one common denominator (--together)\n"
           "  factor    pull a factor shared by terms of a sum out of them (not with\n"
           "            expand, which undoes it)\n"
-          "  expsum    exp laws and softmax (no rules yet)\n"
+          "  stable    lse(s) = m + log(sum exp(s - m)), m = max(s), and\n"
+          "            exp(x - log(y)) = exp(x)/y for y > 0 (--stable; undoes expsum)\n"
           "\n"
           "options:\n"
           "  --steps         print the derivation first: one line per rule firing,\n"
           "                  N. RELATION: RULE: BEFORE -> AFTER (a firing rewrites every\n"
           "                  occurrence of BEFORE), then the relations\n"
-          "  --json          one JSON object: \"rules\" (the sets), \"steps\" (a list of\n"
-          "                  {\"relation\", \"rule\", \"before\", \"after\"}), \"relations\"\n"
-          "                  (NAME: RESULT) and \"complete\" (false past the step cap)\n"
+          "  --json          one JSON object: \"rules\" (the sets), \"stable\", \"steps\" (a\n"
+          "                  list of {\"relation\", \"rule\", \"before\", \"after\"}),\n"
+          "                  \"relations\" (NAME: RESULT), \"softmax_entries\" (relations\n"
+          "                  that are one entry of a softmax row), \"softmax_rows\"\n"
+          "                  (distinct rows: shared denominators), \"masked_rows\" (rows\n"
+          "                  whose scores are all -inf: {\"row\", \"relations\"}) and\n"
+          "                  \"complete\" (false past the step cap)\n"
+          "  --stable        then rewrite with the set stable alone: every softmax\n"
+          "                  entry as exp(s_j - m)/sum_k exp(s_k - m), m = max_k s_k,\n"
+          "                  every lse(s) as m + log(sum exp(s - m)): no exp overflows\n"
           "  --expand        add the set expand\n"
           "  --together      add the set together\n"
-          "  --rules SET,... the sets to use instead of algebra, in this order\n"
+          "  --rules SET,... the sets to use instead of algebra,expsum, in this order\n"
           "  --inline        rewrite the outputs with every relation inlined: terms over\n"
           "                  the free symbols (can be far larger than the script)\n"
           "  --max-steps N   stop after N rule firings (default 1000000): the result is\n"
@@ -82,7 +99,7 @@ static int add_set(simplify_options *opt, const char *name, size_t len, FILE *er
     if (!def) {
         char buf[128];
         snprintf(buf, sizeof buf, "%.*s", (int)(len < 100 ? len : 100), name);
-        return simplify_usage_error(err, "unknown rule set (algebra, expand, together, factor, expsum):", buf);
+        return simplify_usage_error(err, "unknown rule set (algebra, expand, together, factor, expsum, stable):", buf);
     }
     for (size_t i = 0; i < opt->n_sets; i++) {
         if (opt->sets[i] == def) return 0;
@@ -99,7 +116,7 @@ static int add_set(simplify_options *opt, const char *name, size_t len, FILE *er
 
 static int add_set_list(simplify_options *opt, const char *list, FILE *err)
 {
-    if (!*list) return simplify_usage_error(err, "--rules needs SET,... (algebra, expand, together, factor, expsum)", NULL);
+    if (!*list) return simplify_usage_error(err, "--rules needs SET,... (algebra, expand, together, factor, expsum, stable)", NULL);
     for (const char *p = list;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -133,56 +150,93 @@ static const char *where_name(const input *in, const simplify_options *opt, uint
     return term_sym_name(&in->store, name);
 }
 
-static void report(strbuf *b, const input *in, const simplify_options *opt, const rw_engine *e,
+/* The scores of a row, "s1, s2, ...". */
+static void print_row(strbuf *b, const term_store *s, term_id row)
+{
+    uint32_t n = term_nargs(s, row);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i) sb_puts(b, ", ");
+        print_infix(b, s, term_arg(s, row, i));
+    }
+}
+
+static void report_json(strbuf *b, const input *in, const simplify_options *opt, const expsum_simplifier *x,
+                        const term_id *names, const term_id *results, size_t n)
+{
+    const term_store *s = &in->store;
+    const expsum_report *r = &x->report;
+    strbuf text;
+    sb_init(&text);
+    sb_puts(b, "{\n  \"rules\": [");
+    for (size_t i = 0; i < opt->n_sets; i++) {
+        if (i) sb_puts(b, ", ");
+        sb_json_string(b, opt->sets[i]->name);
+    }
+    sb_printf(b, "],\n  \"stable\": %s,\n  \"steps\": [", opt->stable ? "true" : "false");
+    for (size_t i = 0; i < x->n_steps; i++) {
+        const rw_step *st = &x->steps[i];
+        sb_puts(b, i ? ",\n    " : "\n    ");
+        sb_puts(b, "{\"relation\": ");
+        sb_json_string(b, where_name(in, opt, st->where));
+        sb_puts(b, ", \"rule\": ");
+        sb_json_string(b, st->rule->def->name);
+        sb_puts(b, ", \"before\": ");
+        sb_reset(&text);
+        print_infix(&text, s, st->before);
+        sb_json_string(b, sb_str(&text));
+        sb_puts(b, ", \"after\": ");
+        sb_reset(&text);
+        print_infix(&text, s, st->after);
+        sb_json_string(b, sb_str(&text));
+        sb_putc(b, '}');
+    }
+    sb_puts(b, x->n_steps ? "\n  ],\n  \"relations\": {" : "],\n  \"relations\": {");
+    for (size_t i = 0; i < n; i++) {
+        sb_puts(b, i ? ",\n    " : "\n    ");
+        sb_json_string(b, term_sym_name(s, names[i]));
+        sb_puts(b, ": ");
+        sb_reset(&text);
+        print_infix(&text, s, results[i]);
+        sb_json_string(b, sb_str(&text));
+    }
+    sb_printf(b, "%s},\n  \"softmax_entries\": %zu,\n  \"softmax_rows\": %zu,\n  \"masked_rows\": [", n ? "\n  " : "",
+              r->softmax_entries, r->softmax_rows);
+    for (size_t i = 0; i < r->n_masked; i++) {
+        const expsum_masked_row *m = &r->masked[i];
+        sb_puts(b, i ? ",\n    {\"row\": [" : "\n    {\"row\": [");
+        uint32_t k = term_nargs(s, m->row);
+        for (uint32_t j = 0; j < k; j++) {
+            if (j) sb_puts(b, ", ");
+            sb_reset(&text);
+            print_infix(&text, s, term_arg(s, m->row, j));
+            sb_json_string(b, sb_str(&text));
+        }
+        sb_puts(b, "], \"relations\": [");
+        for (size_t j = 0; j < m->n_where; j++) {
+            if (j) sb_puts(b, ", ");
+            sb_json_string(b, where_name(in, opt, m->where[j]));
+        }
+        sb_puts(b, "]}");
+    }
+    sb_printf(b, "%s],\n  \"complete\": %s\n}\n", r->n_masked ? "\n  " : "", x->capped ? "false" : "true");
+    sb_clear(&text);
+}
+
+static void report(strbuf *b, const input *in, const simplify_options *opt, const expsum_simplifier *x,
                    const term_id *names, const term_id *results, size_t n)
 {
     const term_store *s = &in->store;
     if (opt->json) {
-        strbuf text;
-        sb_init(&text);
-        sb_puts(b, "{\n  \"rules\": [");
-        for (size_t i = 0; i < opt->n_sets; i++) {
-            if (i) sb_puts(b, ", ");
-            sb_json_string(b, opt->sets[i]->name);
-        }
-        sb_puts(b, "],\n  \"steps\": [");
-        for (size_t i = 0; i < e->n_steps; i++) {
-            const rw_step *st = &e->steps[i];
-            sb_puts(b, i ? ",\n    " : "\n    ");
-            sb_puts(b, "{\"relation\": ");
-            sb_json_string(b, where_name(in, opt, st->where));
-            sb_puts(b, ", \"rule\": ");
-            sb_json_string(b, st->rule->def->name);
-            sb_puts(b, ", \"before\": ");
-            sb_reset(&text);
-            print_infix(&text, s, st->before);
-            sb_json_string(b, sb_str(&text));
-            sb_puts(b, ", \"after\": ");
-            sb_reset(&text);
-            print_infix(&text, s, st->after);
-            sb_json_string(b, sb_str(&text));
-            sb_putc(b, '}');
-        }
-        sb_puts(b, e->n_steps ? "\n  ],\n  \"relations\": {" : "],\n  \"relations\": {");
-        for (size_t i = 0; i < n; i++) {
-            sb_puts(b, i ? ",\n    " : "\n    ");
-            sb_json_string(b, term_sym_name(s, names[i]));
-            sb_puts(b, ": ");
-            sb_reset(&text);
-            print_infix(&text, s, results[i]);
-            sb_json_string(b, sb_str(&text));
-        }
-        sb_printf(b, "%s},\n  \"complete\": %s\n}\n", n ? "\n  " : "", e->capped ? "false" : "true");
-        sb_clear(&text);
+        report_json(b, in, opt, x, names, results, n);
         return;
     }
     if (opt->steps) {
-        for (size_t i = 0; i < e->n_steps; i++) {
-            sb_printf(b, "%zu. %s: ", i + 1, where_name(in, opt, e->steps[i].where));
-            rw_print_step(b, s, &e->steps[i]);
+        for (size_t i = 0; i < x->n_steps; i++) {
+            sb_printf(b, "%zu. %s: ", i + 1, where_name(in, opt, x->steps[i].where));
+            rw_print_step(b, s, &x->steps[i]);
             sb_putc(b, '\n');
         }
-        if (e->n_steps == 0) sb_puts(b, "(no rule applies)\n");
+        if (x->n_steps == 0) sb_puts(b, "(no rule applies)\n");
         sb_putc(b, '\n');
     }
     for (size_t i = 0; i < n; i++) {
@@ -191,6 +245,20 @@ static void report(strbuf *b, const input *in, const simplify_options *opt, cons
         print_infix(b, s, results[i]);
         sb_putc(b, '\n');
     }
+}
+
+/* The masked rows, one note each on err. */
+static void report_masked(FILE *err, const input *in, const expsum_simplifier *x)
+{
+    strbuf b;
+    sb_init(&b);
+    for (size_t i = 0; i < x->report.n_masked; i++) {
+        sb_reset(&b);
+        print_row(&b, &in->store, x->report.masked[i].row);
+        fprintf(err, "hmp simplify: note: row (%s) is fully masked (every score -inf): its entries are 0, as in "
+                     "PyTorch's safe softmax\n", sb_str(&b));
+    }
+    sb_clear(&b);
 }
 
 static int parse_options(simplify_options *opt, int argc, char **argv, FILE *out, FILE *err, int *done)
@@ -205,12 +273,13 @@ static int parse_options(simplify_options *opt, int argc, char **argv, FILE *out
             else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { cli_simplify_help(out); *done = 1; return 0; }
             else if (strcmp(a, "--steps") == 0) opt->steps = 1;
             else if (strcmp(a, "--json") == 0) opt->json = 1;
+            else if (strcmp(a, "--stable") == 0) opt->stable = 1;
             else if (strcmp(a, "--inline") == 0) opt->inline_terms = 1;
             else if (strcmp(a, "--expand") == 0) expand = 1;
             else if (strcmp(a, "--together") == 0) together = 1;
             else if (strcmp(a, "--list") == 0) opt->list = 1;
             else if (strcmp(a, "--rules") == 0) {
-                if (i + 1 >= argc) return simplify_usage_error(err, "--rules needs SET,... (algebra, expand, together, factor, expsum)", NULL);
+                if (i + 1 >= argc) return simplify_usage_error(err, "--rules needs SET,... (algebra, expand, together, factor, expsum, stable)", NULL);
                 st = add_set_list(opt, argv[++i], err);
                 rules_given = 1;
             } else if (strcmp(a, "--max-steps") == 0) {
@@ -234,6 +303,7 @@ static int parse_options(simplify_options *opt, int argc, char **argv, FILE *out
     if (opt->list) return 0;
     if (!rules_given) {
         int st = add_set(opt, "algebra", 7, err);
+        if (!st) st = add_set(opt, "expsum", 6, err);
         if (st) return st;
     }
     if (expand) { int st = add_set(opt, "expand", 6, err); if (st) return st; }
@@ -261,45 +331,43 @@ int cli_simplify(int argc, char **argv, FILE *out, FILE *err)
     input in;
     status = input_load(&in, opt.path, err);
     if (status == 0) {
-        rule_set sets[sizeof opt.sets / sizeof opt.sets[0]];
-        const rule_set *set_ptrs[sizeof opt.sets / sizeof opt.sets[0]];
-        for (size_t i = 0; i < opt.n_sets; i++) {
-            rule_set_init(&sets[i], opt.sets[i]);
-            set_ptrs[i] = &sets[i];
-        }
-        rw_engine e;
-        rw_init(&e, &in.store, set_ptrs, opt.n_sets);
+        expsum_options xo;
+        expsum_options_init(&xo);
+        memcpy(xo.sets, opt.sets, opt.n_sets * sizeof *opt.sets);
+        xo.n_sets = opt.n_sets;
+        xo.stable = opt.stable;
         /* bottom-up and memoised, unless the steps are asked for: then step
          * by step, as the trace replays (about steps x size: docs/REWRITE.md) */
-        rw_set_trace(&e, opt.steps || opt.json);
-        rw_set_max_steps(&e, opt.max_steps);
+        xo.trace = opt.steps || opt.json;
+        xo.max_steps = opt.max_steps;
+        expsum_simplifier x;
+        expsum_simplifier_init(&x, &in.store, &xo);
         size_t n = opt.inline_terms ? in.system.n_outputs : in.scr.n_rels;
         term_id *names = mem_realloc(NULL, (n ? n : 1) * sizeof *names);
         term_id *results = mem_realloc(NULL, (n ? n : 1) * sizeof *results);
         for (size_t i = 0; i < n; i++) {
-            term_id t;
             if (opt.inline_terms) {
                 names[i] = in.system.outputs[i];
-                t = sys_inline_relation(&in.system, (size_t)sys_relation_of(&in.system, names[i]));
+                results[i] = sys_inline_relation(&in.system, (size_t)sys_relation_of(&in.system, names[i]));
             } else {
                 names[i] = in.scr.rels[i].name;
-                t = in.scr.rels[i].rhs;
+                results[i] = in.scr.rels[i].rhs;
             }
-            results[i] = rw_simplify(&e, t, (uint32_t)i);
         }
+        expsum_run(&x, results, n, &in.system);
         strbuf b;
         sb_init(&b);
-        report(&b, &in, &opt, &e, names, results, n);
+        report(&b, &in, &opt, &x, names, results, n);
         status = cli_write(out, err, &b);
         sb_clear(&b);
-        if (status == 0 && e.capped)
+        if (status == 0) report_masked(err, &in, &x);
+        if (status == 0 && x.capped)
             fprintf(err, "hmp simplify: warning: stopped after %zu step%s (--max-steps %zu); the result equals "
                          "the input but may simplify further\n",
-                    e.fired, e.fired == 1 ? "" : "s", opt.max_steps);
+                    x.fired, x.fired == 1 ? "" : "s", opt.max_steps);
         free(names);
         free(results);
-        rw_clear(&e);
-        for (size_t i = 0; i < opt.n_sets; i++) rule_set_clear(&sets[i]);
+        expsum_simplifier_clear(&x);
     }
     input_clear(&in);
     return status;

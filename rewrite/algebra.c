@@ -1,6 +1,6 @@
 /* algebra: the rule sets of ordinary algebra: sound identities of powers,
  * abs, exp and log (algebra), expansion (expand), one common denominator
- * (together), common factors (factor), and the place of the exp laws (expsum). */
+ * (together), common factors (factor). The exp laws are rewrite/expsum.c. */
 #include "rewrite/rules.h"
 
 #include <stdlib.h>
@@ -367,14 +367,4 @@ const rule_set_def rule_set_factor = {
     "factor", "pull a factor shared by terms of a sum out of them (undoes expand)",
     factor_rules, sizeof factor_rules / sizeof factor_rules[0],
     rule_measure_ops, "operation count (rule_measure_ops)", "expand",
-};
-
-/* ---- expsum ----
- * The exp laws (exp(a)*exp(b) = exp(a + b), exp(a)^k, 1/exp(a)), softmax
- * with one shared denominator per row and the max-shifted stable form go
- * here; the set is registered so scripts and tests can already name it. */
-const rule_set_def rule_set_expsum = {
-    "expsum", "exp laws and softmax (no rules yet)",
-    NULL, 0,
-    rule_measure_ops, "operation count (rule_measure_ops)", NULL,
 };

@@ -39,7 +39,9 @@ static void idv_push(id_vec *x, term_id t)
     x->v[x->n++] = t;
 }
 
-static int is_ac(term_op op) { return op == OP_ADD || op == OP_MUL || op == OP_MAX || op == OP_MIN; }
+/* Operators matched modulo associativity and commutativity (lse keeps
+ * duplicate arguments: matched as a multiset). */
+static int is_ac(term_op op) { return op == OP_ADD || op == OP_MUL || op == OP_MAX || op == OP_MIN || op == OP_LSE; }
 
 /* ---- compiling ---- */
 
@@ -163,7 +165,7 @@ void rule_set_clear(rule_set *rs)
 /* ---- registry ---- */
 
 static const rule_set_def *const known_sets[] = {
-    &rule_set_algebra, &rule_set_expand, &rule_set_together, &rule_set_factor, &rule_set_expsum,
+    &rule_set_algebra, &rule_set_expand, &rule_set_together, &rule_set_factor, &rule_set_expsum, &rule_set_stable,
 };
 
 size_t rule_set_count(void) { return sizeof known_sets / sizeof known_sets[0]; }
@@ -536,7 +538,7 @@ static void ops_node(fmpz_t out, const term_store *s, term_id t, const fmpz *val
     term_op op = term_op_of(s, t);
     fmpz_zero(out);
     switch (op) {
-    case OP_NUM: return;
+    case OP_NUM: case OP_NINF: return; /* constants are free */
     case OP_SYM: fmpz_one(out); return;
     case OP_POW: /* 2 W(b) + W(e) + 1 */
         fmpz_mul_ui(out, val + term_arg(s, t, 0), 2);
@@ -558,6 +560,11 @@ static void ops_node(fmpz_t out, const term_store *s, term_id t, const fmpz *val
         for (uint32_t i = 0; i < n; i++) fmpz_add(out, out, val + term_arg(s, t, i));
         fmpz_add_ui(out, out, n - 1);
         return;
+    case OP_LSE: /* n - 1 additions and a log, the exps not counted: below
+                    log(exp(a) + exp(b)) (2n), above a sum (n - 1) */
+        for (uint32_t i = 0; i < n; i++) fmpz_add(out, out, val + term_arg(s, t, i));
+        fmpz_add_ui(out, out, n);
+        return;
     default: /* exp, log, abs, tanh */
         fmpz_add_ui(out, val + term_arg(s, t, 0), 1);
         return;
@@ -569,8 +576,8 @@ static void poly_node(fmpz_t out, const term_store *s, term_id t, const fmpz *va
     uint32_t n = term_nargs(s, t);
     term_op op = term_op_of(s, t);
     switch (op) {
-    case OP_NUM: case OP_SYM: fmpz_set_ui(out, 2); return;
-    case OP_ADD: case OP_MAX: case OP_MIN:
+    case OP_NUM: case OP_SYM: case OP_NINF: fmpz_set_ui(out, 2); return;
+    case OP_ADD: case OP_MAX: case OP_MIN: case OP_LSE:
         fmpz_set_ui(out, n - 1);
         for (uint32_t i = 0; i < n; i++) fmpz_add(out, out, val + term_arg(s, t, i));
         return;

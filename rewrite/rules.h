@@ -11,10 +11,11 @@
 #include "core/term.h"
 
 /* Pattern variables (docs/REWRITE.md): every name in a pattern is a variable.
+ * Sums, products, max, min and lse are matched modulo AC.
  * A name starting with a lower-case letter (x, a, k) matches one term; the
  * same name twice matches the same term twice. A name starting with an
  * upper-case letter (R, REST) is a sequence variable: written directly inside
- * a sum or a product (at most one per sum or product), it matches the
+ * a sum, a product, max, min or lse (at most one per such node), it matches the
  * arguments left over, zero or more. Numbers match themselves. A sum or a
  * product in a pattern matches a sum or a product (never a single term), its
  * other arguments in any order. Patterns and templates are canonicalised like
@@ -57,7 +58,9 @@ typedef struct rule_set_def {
     const char *doc;      /* one line */
     const rule_def *rules;
     size_t n_rules;
-    rule_measure measure; /* every firing of a rule of the set decreases it */
+    rule_measure measure; /* every firing of a rule of the set decreases it; NULL
+                             for the passes of rewrite/expsum.c, never run by
+                             an engine, whose steps still name rules */
     const char *measure_doc;
     const char *undoes;   /* a set whose rules this one reverses (never run both), or NULL */
 } rule_set_def;
@@ -91,7 +94,8 @@ extern const rule_set_def rule_set_algebra;  /* sound identities, run by default
 extern const rule_set_def rule_set_expand;   /* distribute, powers of sums */
 extern const rule_set_def rule_set_together; /* sums of fractions over one denominator */
 extern const rule_set_def rule_set_factor;   /* collect common factors */
-extern const rule_set_def rule_set_expsum;   /* exp laws, softmax: empty for now */
+extern const rule_set_def rule_set_expsum;   /* exp laws, softmax, log-sum-exp (rewrite/expsum.c) */
+extern const rule_set_def rule_set_stable;   /* the max-shifted form of lse (undoes expsum) */
 
 size_t rule_set_count(void);
 const rule_set_def *rule_set_def_at(size_t i);
@@ -129,7 +133,8 @@ int rule_is_denominator(const term_store *s, term_id t);
 
 /* ---- measures (docs/REWRITE.md), over t written out as a tree ---- */
 /* Operation count: +, *, calls and powers each 1, numeric coefficients free,
- * a power counting its base twice. Decreased by algebra and factor. */
+ * a power counting its base twice, lse of n arguments n. Decreased by
+ * algebra, factor and expsum. */
 void rule_measure_ops(fmpz_t out, const term_store *s, term_id t);
 /* Polynomial weight: leaves 2, sums add (+1 per +), products multiply,
  * integer powers raise. Decreased by expand. */

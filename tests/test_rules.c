@@ -168,13 +168,38 @@ static const rule_case cases[] = {
     { "collect-factor", "x*y + x + w", "x*(y + 1) + w" },
     { "collect-factor", "x*y + z*w", NULL },
     { "collect-factor", "2*x + 2*y", NULL },
+    { "softmax-entry", "exp(a)/(exp(a) + exp(b))", "exp(a - lse(a, b))" },
+    { "softmax-entry", "v*exp(b)/(exp(c) + exp(a) + exp(b))", "v*exp(b - lse(a, b, c))" },
+    { "softmax-entry", "exp(c)/(exp(a) + exp(b))", NULL },
+    { "softmax-entry", "exp(a)/(exp(a) + exp(b) + 1)", NULL },
+    { "softmax-entry", "exp(a)/(exp(a) + 2*exp(b))", NULL },
+    { "exp-product", "exp(x)*exp(y)", "exp(x + y)" },
+    { "exp-product", "2*exp(x)*y*exp(-x)", "2*y" },
+    { "exp-product", "exp(x)*y", NULL },
+    { "exp-power", "exp(x)^2", "exp(2*x)" },
+    { "exp-power", "1/exp(x)", "exp(-x)" },
+    { "exp-power", "exp(x)^y", "exp(x*y)" },
+    { "exp-power", "(exp(x) + 1)^2", NULL },
+    { "log-sum-exp", "log(exp(a) + exp(b))", "lse(a, b)" },
+    { "log-sum-exp", "log(exp(a + b) + exp(c) + exp(1))", "lse(a + b, c, 1)" },
+    { "log-sum-exp", "log(exp(a) + 2*exp(b))", NULL },
+    { "log-sum-exp", "log(exp(a) + 1)", NULL },
+    { "lse-shift", "lse(a + c, b + c)", "c + lse(a, b)" },
+    { "lse-shift", "lse(x + 1, y + 1, 2*z + 1)", "1 + lse(x, y, 2*z)" },
+    { "lse-shift", "lse(a, b + c)", NULL },
+    { "lse-shift", "lse(1, x + 1)", NULL },
+    { "lse-stable", "lse(a, b)", "max(a, b) + log(exp(a - max(a, b)) + exp(b - max(a, b)))" },
+    { "lse-stable", "lse(x, x*-inf)", NULL },
+    { "exp-minus-log", "exp(x - log(exp(y) + 1))", "exp(x)/(exp(y) + 1)" },
+    { "exp-minus-log", "exp(x + 2*log(3))", "9*exp(x)" },
+    { "exp-minus-log", "exp(x - log(y))", NULL },
 };
 
 Test(rules, every_rule_positive_and_negative)
 {
-    const char *names[] = { "algebra", "expand", "together", "factor", "expsum" };
+    const char *names[] = { "algebra", "expand", "together", "factor", "expsum", "stable" };
     set_list l;
-    sets_init(&l, names, 5);
+    sets_init(&l, names, 6);
     rule_match m;
     rule_match_init(&m, &S);
     size_t n_cases = sizeof cases / sizeof cases[0];
@@ -279,14 +304,17 @@ Test(rules, malformed_table_aborts, .signal = SIGABRT)
 
 Test(rules, registry)
 {
-    cr_assert_eq(rule_set_count(), 5);
+    cr_assert_eq(rule_set_count(), 6);
     cr_assert_eq(rule_set_find("algebra", 7), &rule_set_algebra);
     cr_assert_eq(rule_set_find("expand", 6), &rule_set_expand);
     cr_assert_null(rule_set_find("algebr", 6));
     cr_assert(rule_sets_conflict(&rule_set_factor, &rule_set_expand));
     cr_assert(rule_sets_conflict(&rule_set_expand, &rule_set_factor));
     cr_assert(!rule_sets_conflict(&rule_set_expand, &rule_set_together));
-    cr_assert_eq(rule_set_expsum.n_rules, 0);
+    cr_assert(rule_set_expsum.n_rules > 0);
+    cr_assert_eq(rule_set_find("stable", 6), &rule_set_stable);
+    cr_assert(rule_sets_conflict(&rule_set_stable, &rule_set_expsum));
+    cr_assert(!rule_sets_conflict(&rule_set_stable, &rule_set_algebra));
     for (size_t i = 0; i < rule_set_count(); i++) {
         rule_set rs;
         rule_set_init(&rs, rule_set_def_at(i)); /* every table compiles */

@@ -4,6 +4,6 @@ $HMP simplify --expand --steps - <<'HMP'
 a = (x + y)^2*(x - y)
 b = 2*(u + v) + (u + 1)/(v*w)
 c = 1/(x + 1)^2
-f = log(exp(p)*exp(q)*2)
+f = log(exp(p)*sqrt(q^2 + 1)*2)
 g = sqrt(2)*(p + q)
 HMP
