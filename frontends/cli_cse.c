@@ -117,6 +117,15 @@ int cli_cse(int argc, char **argv, FILE *out, FILE *err)
 
     input in;
     int status = input_load(&in, path, err);
+    if (status == 0) { /* outputs that mention -inf where it has no value */
+        diag_list d;
+        diag_init(&d);
+        if (cse_check_outputs(&d, &in.system) > 0) {
+            diag_print(err, &d);
+            status = CLI_EXIT_INPUT;
+        }
+        diag_clear(&d);
+    }
     if (status == 0 && stable && stable_outputs(&in) != 0) {
         fputs("hmp cse: error: the system cannot be inlined\n", err);
         status = CLI_EXIT_INPUT;

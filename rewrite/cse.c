@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/print.h"
 #include "rewrite/cse_impl.h"
 
 /* Pair extraction looks at most this many candidate items per node and
@@ -70,14 +71,6 @@ static void sort_u64(uint64_t *v, size_t n)
     }
 }
 
-/* Records that node stands for r from now on (unless r is node itself). */
-static void forward(cse_ir *ir, uint32_t node, cse_ref r)
-{
-    r = cse_resolve(ir, r);
-    if (CSE_NODE(r) == node) return;
-    ir->fwd[node] = r;
-    ir->forwarded = 1;
-}
 
 /* ---- common factors of sums ----
  * c*f*x + c*f*y = f*(c*x + c*y), and x/D + y/D = (x + y)/D: a factor (or a
@@ -109,12 +102,12 @@ static size_t pass_factor(cse_ir *ir)
     uint64_t *keys = NULL;
     size_t cap_keys = 0, cap_seen = 0;
     uint64_t *seen = NULL; /* a set of keys + 1 (open addressing) */
+    uint32_t *seen_count = NULL;
     refbuf group = { 0 }, rest = { 0 }, num = { 0 }, den = { 0 };
     for (size_t w = 0; w < work.n; w++) {
         uint32_t m = work.v[w];
-        if (ir->fwd[m] != CSE_REF(m, 0)) continue;
+        if (cse_is_forwarded(ir, m) || ir->kind[m] != CK_SUM) continue;
         const cse_node *nd = &ir->nodes[m];
-        if (nd->kind != CK_SUM) continue;
         /* factors of the items that are products used only here */
         size_t nk = 0;
         for (uint32_t i = 0; i < nd->n; i++) {
@@ -140,42 +133,50 @@ static size_t pass_factor(cse_ir *ir)
             }
         }
         if (nk < 2 || nk > FACTOR_MAX_KEYS) continue;
-        /* most sums have no factor twice: found with a small hash set of
-         * the sum's keys, without sorting */
+        /* the keys counted in a small hash set (most sums have no factor
+         * twice); the best: most terms, then divisors first, then the
+         * smaller node */
         size_t mask = 15;
         while (mask + 1 < 2 * nk) mask = 2 * mask + 1;
         if (mask + 1 > cap_seen) {
             cap_seen = mask + 1;
             seen = mem_realloc(seen, cap_seen * sizeof *seen);
+            seen_count = mem_realloc(seen_count, cap_seen * sizeof *seen_count);
         }
         memset(seen, 0, (mask + 1) * sizeof *seen);
         int repeated = 0;
-        for (size_t i = 0; i < nk && !repeated; i++) {
+        for (size_t i = 0; i < nk; i++) {
             size_t h = (size_t)mem_mix64(keys[i]) & mask;
             while (seen[h] && seen[h] != keys[i] + 1) h = (h + 1) & mask;
-            repeated = seen[h] != 0;
-            seen[h] = keys[i] + 1;
+            if (seen[h]) {
+                seen_count[h]++;
+                repeated = 1;
+            } else {
+                seen[h] = keys[i] + 1;
+                seen_count[h] = 1;
+            }
         }
         if (!repeated) continue;
-        sort_u64(keys, nk);
         uint64_t best = 0;
         size_t best_count = 1;
-        for (size_t i = 0; i < nk;) {
-            size_t j = i;
-            while (j < nk && keys[j] == keys[i]) j++;
-            size_t c = j - i;
-            /* most terms; then divisors first; then the smaller node */
-            if (c > best_count || (c == best_count && c >= 2 && (keys[i] & 1) > (best & 1))) {
-                best = keys[i];
+        for (size_t h = 0; h <= mask; h++) {
+            if (!seen[h] || seen_count[h] < 2) continue;
+            uint64_t key = seen[h] - 1;
+            size_t c = seen_count[h];
+            if (c > best_count || (c == best_count && ((key & 1) > (best & 1) || ((key & 1) == (best & 1) && key < best)))) {
+                best = key;
                 best_count = c;
             }
-            i = j;
         }
         if (best_count < 2) continue;
         int side_den = (int)(best & 1);
         uint32_t fnode = (uint32_t)(best >> 1);
         group.n = rest.n = 0;
-        for (uint32_t i = 0; i < ir->nodes[m].n; i++) { /* constructors below may move nodes */
+        /* the terms with the factor, without it: numerator, denominator and
+         * sign of each (num holds every list, den the counts); then their
+         * products are made, in the same order, their slots fetched ahead */
+        num.n = den.n = 0;
+        for (uint32_t i = 0; i < ir->nodes[m].n; i++) {
             cse_ref r = cse_resolve(ir, cse_items(ir, m)[i]);
             uint32_t t = CSE_NODE(r), pos;
             if (ir->nodes[t].kind != CK_PROD || (t < base_n && uses[t] != 1) || !factor_of(ir, t, best, &pos)) {
@@ -183,22 +184,37 @@ static size_t pass_factor(cse_ir *ir)
                 continue;
             }
             const cse_node *tn = &ir->nodes[t];
-            num.n = den.n = 0;
-            cse_ref fsign = 0;
-            for (uint32_t j = 0; j < tn->n; j++) {
+            size_t start = num.n;
+            cse_ref fsign = 0, nn = 0;
+            for (uint32_t j = 0; j < tn->nnum; j++) {
                 cse_ref f = cse_resolve(ir, cse_items(ir, t)[j]);
-                if (j == pos) { fsign = CSE_NEG(f); continue; }
-                rb_push(j < tn->nnum ? &num : &den, f);
+                if (j == pos) fsign = CSE_NEG(f);
+                else { rb_push(&num, f); nn++; }
             }
-            cse_ref rest_of_term = cse_prod(ir, num.v, num.n, den.v, den.n);
-            rb_push(&group, rest_of_term ^ CSE_NEG(r) ^ fsign);
+            for (uint32_t j = tn->nnum; j < tn->n; j++) {
+                cse_ref f = cse_resolve(ir, cse_items(ir, t)[j]);
+                if (j == pos) fsign = CSE_NEG(f);
+                else rb_push(&num, f);
+            }
+            rb_push(&den, (cse_ref)start);
+            rb_push(&den, nn);
+            rb_push(&den, (cse_ref)(num.n - start - nn));
+            rb_push(&den, CSE_NEG(r) ^ fsign);
+        }
+        for (size_t g = 0; g < den.n; g += 4) {
+            if (g % (4 * CSE_PREFETCH_AHEAD) == 0) /* the next few products' slots */
+                for (size_t a = g; a < den.n && a < g + 4 * CSE_PREFETCH_AHEAD; a += 4)
+                    cse_prod_prefetch(ir, num.v + den.v[a], den.v[a + 1], num.v + den.v[a] + den.v[a + 1], den.v[a + 2]);
+            const cse_ref *fs = num.v + den.v[g];
+            cse_ref rest_of_term = cse_prod(ir, fs, den.v[g + 1], fs + den.v[g + 1], den.v[g + 2]);
+            rb_push(&group, rest_of_term ^ den.v[g + 3]);
         }
         cse_ref inner = cse_sum(ir, group.v, group.n);
         cse_ref f = CSE_REF(fnode, 0);
         cse_ref factored = side_den ? cse_prod(ir, &inner, 1, &f, 1) : cse_prod(ir, (cse_ref[]){ inner, f }, 2, NULL, 0);
         rb_push(&rest, factored);
         cse_ref whole = cse_sum(ir, rest.v, rest.n);
-        forward(ir, m, whole);
+        cse_forward(ir, m, whole);
         done++;
         inner = cse_resolve(ir, inner);
         whole = cse_resolve(ir, whole);
@@ -207,6 +223,7 @@ static size_t pass_factor(cse_ir *ir)
     }
     free(keys);
     free(seen);
+    free(seen_count);
     free(group.v);
     free(rest.v);
     free(num.v);
@@ -370,7 +387,7 @@ static void apply_replacements(cse_ir *ir, uint32_t m, const replacement *rep, s
     }
     for (size_t i = 0; i < k; i++) rb_push(rep[i].below ? den : num, rep[i].item);
     cse_ref r = nd->kind == CK_SUM ? cse_sum(ir, num->v, num->n) : cse_prod(ir, num->v, num->n, den->v, den->n);
-    forward(ir, m, r);
+    cse_forward(ir, m, r);
 }
 
 /* Needs a current schedule; leaves it stale when it returns > 0. */
@@ -380,15 +397,19 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
     refbuf num = { 0 }, den = { 0 };
     for (int round = 0; round < PAIR_ROUNDS; round++) {
         if (round > 0) cse_schedule(ir, roots, n_roots, 0);
-        u32vec nodes = { 0 };
-        uint32_t *occ = mem_calloc(ir->n_nodes, sizeof *occ);
+        /* the nodes of the kind with two items or more, in schedule order */
         uint32_t max_n = 0;
+        for (size_t k = 0; k < ir->n_order; k++) {
+            const cse_node *nd = &ir->nodes[ir->order[k]];
+            if (nd->kind == kind && nd->n > max_n) max_n = nd->n;
+        }
+        if (max_n < 3) break; /* pairs are first found in nodes of three items */
+        uint32_t *occ = cse_scratch(ir, (size_t)ir->n_nodes * sizeof *occ); /* no node is made while held */
+        memset(occ, 0, (size_t)ir->n_nodes * sizeof *occ);
         for (size_t k = 0; k < ir->n_order; k++) {
             uint32_t m = ir->order[k];
             const cse_node *nd = &ir->nodes[m];
             if (nd->kind != kind || nd->n < 2) continue;
-            u32_push(&nodes, m);
-            if (nd->n > max_n) max_n = nd->n;
             for (uint32_t i = 0; i < nd->n; i++) occ[CSE_NODE(cse_items(ir, m)[i])]++;
         }
         /* pairs of nodes with three items or more, counted in a table; a
@@ -397,9 +418,9 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
         candidate tmp[4 * PAIR_CAP];
         pair_entry *ent = NULL;
         size_t n_ent = 0, cap_ent = 0;
-        for (size_t k = 0; k < nodes.n; k++) {
-            uint32_t m = nodes.v[k];
-            if (ir->nodes[m].n < 3) continue;
+        for (size_t k = 0; k < ir->n_order; k++) {
+            uint32_t m = ir->order[k];
+            if (ir->nodes[m].kind != kind || ir->nodes[m].n < 3) continue;
             size_t c = candidates_of(pos, tmp, ir, m, occ);
             for (size_t i = 0; i < c; i++)
                 for (size_t j = i + 1; j < c; j++) {
@@ -412,20 +433,16 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
                     ent[n_ent++] = (pair_entry){ key, m, pos[i], pos[j] };
                 }
         }
-        if (n_ent == 0) {
-            free(occ);
-            free(nodes.v);
-            break;
-        }
+        if (n_ent == 0) break;
         pair_table tab;
         tab.mask = 1;
         while (tab.mask + 1 < 2 * n_ent) tab.mask = 2 * tab.mask + 1;
         tab.keys = mem_calloc(tab.mask + 1, sizeof *tab.keys);
         tab.counts = mem_calloc(tab.mask + 1, sizeof *tab.counts);
         for (size_t e = 0; e < n_ent; e++) (*pair_slot(&tab, ent[e].key))++;
-        for (size_t k = 0; k < nodes.n; k++) {
-            uint32_t m = nodes.v[k];
-            if (ir->nodes[m].n != 2) continue;
+        for (size_t k = 0; k < ir->n_order; k++) {
+            uint32_t m = ir->order[k];
+            if (ir->nodes[m].kind != kind || ir->nodes[m].n != 2) continue;
             uint64_t key = pair_key(ir, m, 0, 1);
             uint32_t *cnt = key ? pair_find(&tab, key) : NULL;
             if (!cnt) continue;
@@ -442,7 +459,6 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
         n_ent = kept;
         free(tab.keys);
         free(tab.counts);
-        free(occ);
         if (n_ent > 1) qsort(ent, n_ent, sizeof *ent, pair_cmp);
         pair_count *runs = NULL;
         size_t n_runs = 0;
@@ -488,7 +504,6 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
         free(consumed);
         free(runs);
         free(ent);
-        free(nodes.v);
         if (n_rep == 0) {
             free(rep);
             break;
@@ -546,6 +561,7 @@ static void variant_build(variant *v, term_store *s, const term_id *roots, size_
     cse_ir_init(v->ir, s);
     v->memo_size = term_count(s) + 1;
     v->memo = mem_calloc(v->memo_size, sizeof *v->memo);
+    cse_populate(v->memo, v->memo_size * sizeof *v->memo);
     v->roots = mem_realloc(NULL, (n ? n : 1) * sizeof *v->roots);
     cse_lower(v->roots, v->memo, v->ir, roots, n);
     if (tree) cse_tree_count(tree, v->ir, v->roots, n);
@@ -565,29 +581,24 @@ static void variant_build(variant *v, term_store *s, const term_id *roots, size_
  * other passes when the estimate says it saves: the new sums are lowered
  * into the same nodes and the old ones forwarded to them; the passes run
  * again on the result, which is kept only if its count is lower (otherwise
- * the forwarding and the items the schedules resolved are put back). */
+ * the journal puts back the forwarding and the items the schedules
+ * resolved). */
 static void try_bilinear(cse_program *p, variant *v, term_store *s, const term_id *roots, size_t n,
                          const cse_options *opt)
 {
     cse_ir *ir = v->ir;
-    uint32_t n_nodes = ir->n_nodes;
-    size_t n_pool = ir->n_pool;
-    int forwarded = ir->forwarded;
-    cse_ref *fwd = mem_realloc(NULL, (size_t)n_nodes * sizeof *fwd), *pool = mem_realloc(NULL, (n_pool + 1) * sizeof *pool);
-    memcpy(fwd, ir->fwd, (size_t)n_nodes * sizeof *fwd);
-    memcpy(pool, ir->pool, n_pool * sizeof *pool);
     cse_reassoc ra;
+    cse_journal_begin(ir);
     cse_bilinear(&ra, s, roots, n, ir, &v->memo, &v->memo_size);
     if (!ra.to) { /* nothing found, or no saving expected: nothing built */
-        free(fwd);
-        free(pool);
+        cse_journal_end(ir);
         cse_reassoc_clear(&ra);
         return;
     }
     for (size_t i = 0; i < ra.n; i++) {
         cse_ref from = cse_resolve(ir, v->memo[ra.from[i]]);
         /* +node stands for what the reference's value is, sign moved over */
-        forward(ir, CSE_NODE(from), cse_resolve(ir, ra.to[i]) ^ CSE_NEG(from));
+        cse_forward(ir, CSE_NODE(from), cse_resolve(ir, ra.to[i]) ^ CSE_NEG(from));
     }
     uint64_t ops = cse_schedule(ir, v->roots, n, 0);
     if (opt->extract) {
@@ -596,18 +607,14 @@ static void try_bilinear(cse_program *p, variant *v, term_store *s, const term_i
         if (pass_pairs(ir, v->roots, n, CK_SUM)) ops = cse_schedule(ir, v->roots, n, 0);
     }
     if (ops < v->ops) {
+        cse_journal_end(ir);
         stage(v, "bilinear", ops);
         p->restructured = 1;
         p->n_bilinear = ra.n;
         p->stages[p->n_stages++] = (cse_stage){ "bilinear", ops };
     } else {
-        memcpy(ir->fwd, fwd, (size_t)n_nodes * sizeof *fwd);
-        memcpy(ir->pool, pool, n_pool * sizeof *pool);
-        for (uint32_t k = n_nodes; k < ir->n_nodes; k++) ir->fwd[k] = CSE_REF(k, 0);
-        ir->forwarded = forwarded;
+        cse_journal_undo(ir);
     }
-    free(fwd);
-    free(pool);
     cse_reassoc_clear(&ra);
 }
 
@@ -667,6 +674,60 @@ static void name_lines(cse_ir *ir, const variant *v, const sys *y)
     ir->temp_prefix = temp_prefix(ir->s);
 }
 
+/* ---- outputs with no real value ---- */
+
+/* Mentions -inf where it has no real value: flagged and not -inf itself
+ * (the store folds every use of -inf that has a value). */
+static int no_real_value(const term_store *s, term_id t) { return term_has_ninf(s, t) && t != s->neg_inf; }
+
+/* The innermost term under t (no_real_value) that has no real value itself
+ * while its arguments do (or are -inf). */
+static term_id ninf_site(const term_store *s, term_id t)
+{
+    for (;;) {
+        term_id next = TERM_NONE;
+        for (uint32_t i = 0; i < term_nargs(s, t) && next == TERM_NONE; i++)
+            if (no_real_value(s, term_arg(s, t, i))) next = term_arg(s, t, i);
+        if (next == TERM_NONE) return t;
+        t = next;
+    }
+}
+
+static const char *ninf_misuse(const term_store *s, term_id w)
+{
+    switch (term_op_of(s, w)) {
+    case OP_LOG: return "logarithm of -inf";
+    case OP_ABS: return "absolute value of -inf";
+    case OP_MUL: return "-inf times a factor that is not a positive rational";
+    case OP_POW: return term_has_ninf(s, term_arg(s, w, 0)) ? "power of -inf" : "-inf in an exponent";
+    case OP_ADD: return "-inf in a sum with no value";
+    default: return "-inf where a real number is needed";
+    }
+}
+
+size_t cse_check_outputs(diag_list *d, sys *y)
+{
+    if (!y->inlined) return 0;
+    const term_store *s = y->store;
+    size_t bad = 0;
+    for (size_t i = 0; i < y->n_outputs; i++) {
+        int32_t r = sys_relation_of(y, y->outputs[i]);
+        term_id t = sys_inline_relation(y, (size_t)r);
+        if (!no_real_value(s, t)) continue;
+        term_id w = ninf_site(s, t);
+        strbuf b;
+        sb_init(&b);
+        print_infix(&b, s, w);
+        if (b.len > 60) { b.len = 57; sb_puts(&b, "..."); }
+        const relation *rel = &y->scr->rels[r];
+        diag_error(d, y->scr->src, rel->name_pos, "output '%s' has no real value: %s (in %s)",
+                   term_sym_name(s, rel->name), ninf_misuse(s, w), sb_str(&b));
+        sb_clear(&b);
+        bad++;
+    }
+    return bad;
+}
+
 /* ---- the program ---- */
 
 int cse_build(cse_program *p, sys *y, const cse_options *opt)
@@ -678,7 +739,13 @@ int cse_build(cse_program *p, sys *y, const cse_options *opt)
     term_store *s = y->store;
     size_t n = y->n_outputs;
     term_id *roots = mem_realloc(NULL, (n ? n : 1) * sizeof *roots);
-    for (size_t i = 0; i < n; i++) roots[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
+    for (size_t i = 0; i < n; i++) {
+        roots[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
+        if (no_real_value(s, roots[i])) { /* no code computes a NaN in its place */
+            free(roots);
+            return -2;
+        }
+    }
     p->n_outputs = n;
     p->outputs = mem_realloc(NULL, (n ? n : 1) * sizeof *p->outputs);
     memcpy(p->outputs, y->outputs, n * sizeof *p->outputs);

@@ -9,6 +9,7 @@
 #include <flint/fmpz.h>
 
 #include "core/buf.h"
+#include "core/diag.h"
 #include "core/system.h"
 #include "core/term.h"
 
@@ -46,10 +47,17 @@ typedef struct cse_program {
     size_t n_bilinear;     /* sums it re-associated (when kept) */
 } cse_program;
 
+/* Reports in d, at the output's relation, each output of y (inlined by this
+ * call) whose value has no real value: it mentions -inf where the store keeps
+ * it formal (log(-inf), x*-inf, ...; core/term.h). An output that is -inf
+ * itself is a value. Returns the number of outputs reported. */
+size_t cse_check_outputs(diag_list *d, sys *y);
+
 /* Builds the program of y's outputs (inlined by this call; y must have been
  * built without a dependency cycle). New terms may be added to y's store. 0 on
- * success; -1 when y offers no inlining (nothing is built; cse_program_clear
- * is still safe). Deterministic: the same system gives the same program. */
+ * success; -1 when y offers no inlining, -2 when an output has no real value
+ * (cse_check_outputs says which): nothing is built then, cse_program_clear is
+ * still safe. Deterministic: the same system gives the same program. */
 int cse_build(cse_program *p, sys *y, const cse_options *opt);
 void cse_program_clear(cse_program *p);
 

@@ -139,6 +139,8 @@ static uint64_t term_ops(const term_store *s, term_id t)
     uint32_t n = term_nargs(s, t);
     if (op == OP_ADD) return n - 1;
     if (op == OP_MAX || op == OP_MIN) return n - 1;
+    if (op == OP_LSE) return 2 * (uint64_t)n;
+    if (op == OP_NINF) return 0;
     if (op == OP_MUL || op == OP_POW) {
         uint64_t num = 0, den = 0, pw = 0;
         for (uint32_t i = 0; i < (op == OP_MUL ? n : 1); i++) {
@@ -178,11 +180,51 @@ static uint64_t factor_count(const term_store *s, term_id a)
 
 /* ---- the analysis ---- */
 
-/* Scratch marks by serial number (no clearing). */
+/* Marks of terms by serial number (no clearing), in a table of the terms
+ * marked (few: the factors of the forms' summands). */
+typedef struct mark {
+    term_id t;
+    uint32_t last, cnt_at, cnt, var_at, var_pos;
+} mark;
+
 typedef struct scratch {
-    uint32_t *last, *cnt_at, *cnt, *var_at, *var_pos;
+    mark *v; /* open addressing on t, 0 = empty */
+    size_t mask, n;
     uint32_t serial;
 } scratch;
+
+static void scratch_init(scratch *w)
+{
+    w->mask = 1023;
+    w->n = 0;
+    w->serial = 0;
+    w->v = mem_calloc(w->mask + 1, sizeof *w->v);
+}
+
+/* The marks of t (zero when new); valid until the next call. */
+static mark *mark_of(scratch *w, term_id t)
+{
+    size_t i = (size_t)mem_mix64(t) & w->mask;
+    for (; w->v[i].t; i = (i + 1) & w->mask)
+        if (w->v[i].t == t) return &w->v[i];
+    if (2 * (w->n + 1) > w->mask + 1) {
+        size_t cap = 2 * (w->mask + 1);
+        mark *v = mem_calloc(cap, sizeof *v);
+        for (size_t k = 0; k <= w->mask; k++) {
+            if (!w->v[k].t) continue;
+            size_t j = (size_t)mem_mix64(w->v[k].t) & (cap - 1);
+            while (v[j].t) j = (j + 1) & (cap - 1);
+            v[j] = w->v[k];
+        }
+        free(w->v);
+        w->v = v;
+        w->mask = cap - 1;
+        for (i = (size_t)mem_mix64(t) & w->mask; w->v[i].t; i = (i + 1) & w->mask) {}
+    }
+    w->n++;
+    w->v[i] = (mark){ t, 0, 0, 0, 0, 0 };
+    return &w->v[i];
+}
 
 /* The non-numeric factors of a summand u (u itself when not a product). */
 static void factors_of(idbuf *out, num_id *coeff, const term_store *s, term_id u)
@@ -237,11 +279,11 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
             num_id c;
             factors_of(&an->tmp, &c, s, term_arg(s, f[k], i));
             for (size_t j = 0; j < an->tmp.n; j++) {
-                term_id x = an->tmp.v[j];
-                if (w->last[x] == mine) continue;
-                w->last[x] = mine;
-                if (w->cnt_at[x] != at) { w->cnt_at[x] = at; w->cnt[x] = 0; }
-                w->cnt[x]++;
+                mark *x = mark_of(w, an->tmp.v[j]);
+                if (x->last == mine) continue;
+                x->last = mine;
+                if (x->cnt_at != at) { x->cnt_at = at; x->cnt = 0; }
+                x->cnt++;
             }
         }
     }
@@ -252,10 +294,10 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
         num_id c;
         factors_of(&an->tmp, &c, s, term_arg(s, f[0], i));
         for (size_t j = 0; j < an->tmp.n; j++) {
-            term_id x = an->tmp.v[j];
-            if (w->cnt_at[x] == at && w->cnt[x] == m && w->var_at[x] != mine) {
-                w->var_at[x] = mine;
-                ib_push(vars, x);
+            mark *x = mark_of(w, an->tmp.v[j]);
+            if (x->cnt_at == at && x->cnt == m && x->var_at != mine) {
+                x->var_at = mine;
+                ib_push(vars, an->tmp.v[j]);
             }
         }
     }
@@ -264,7 +306,7 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
     idbuf coef = { 0 };
     if (ok) {
         qsort(vars->v, p, sizeof *vars->v, id_cmp);
-        for (size_t a = 0; a < p; a++) w->var_pos[vars->v[a]] = (uint32_t)a;
+        for (size_t a = 0; a < p; a++) mark_of(w, vars->v[a])->var_pos = (uint32_t)a;
         for (size_t i = 0; i < m * p; i++) ib_push(&coef, TERM_NONE);
         for (size_t k = 0; k < m && ok; k++) {
             for (uint32_t i = 0; i < term_nargs(s, f[k]) && ok; i++) {
@@ -273,12 +315,12 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
                 an->rest.n = 0;
                 long var = -1;
                 for (size_t j = 0; j < an->tmp.n; j++) {
-                    term_id x = an->tmp.v[j];
-                    if (w->var_at[x] == mine) {
+                    const mark *x = mark_of(w, an->tmp.v[j]);
+                    if (x->var_at == mine) {
                         if (var >= 0) { ok = 0; break; }
-                        var = (long)w->var_pos[x];
+                        var = (long)x->var_pos;
                     } else {
-                        ib_push(&an->rest, x);
+                        ib_push(&an->rest, an->tmp.v[j]);
                     }
                 }
                 if (!ok || var < 0) { ok = 0; break; }
@@ -346,7 +388,7 @@ static void orient(analysis *an, idbuf *lf, idbuf *rf)
     for (uint32_t i = 0; i < term_nargs(s, lf->v[0]); i++) {
         num_id c;
         factors_of(&an->tmp, &c, s, term_arg(s, lf->v[0], i));
-        for (size_t j = 0; j < an->tmp.n; j++) w->last[an->tmp.v[j]] = mine;
+        for (size_t j = 0; j < an->tmp.n; j++) mark_of(w, an->tmp.v[j])->last = mine;
     }
     for (size_t k = 1; k < lf->n; k++) {
         size_t o[2] = { 0, 0 };
@@ -355,7 +397,7 @@ static void orient(analysis *an, idbuf *lf, idbuf *rf)
             for (uint32_t i = 0; i < term_nargs(s, g); i++) {
                 num_id c;
                 factors_of(&an->tmp, &c, s, term_arg(s, g, i));
-                for (size_t j = 0; j < an->tmp.n; j++) o[sd] += w->last[an->tmp.v[j]] == mine;
+                for (size_t j = 0; j < an->tmp.n; j++) o[sd] += mark_of(w, an->tmp.v[j])->last == mine;
             }
         }
         if (o[1] > o[0]) { term_id x = lf->v[k]; lf->v[k] = rf->v[k]; rf->v[k] = x; }
@@ -407,10 +449,9 @@ static size_t m_terms(const analysis *an, size_t me, size_t a, size_t b, uint64_
 
 /* Operations of the terms only the matched sums use (they go away), by a
  * cascade of use counts over the DAG of the roots. */
-static uint64_t ops_removed(const term_store *s, const unsigned char *mark, const term_id *roots, size_t n,
-                            const match *mt, size_t n_mt, uint32_t count)
+static uint64_t ops_removed(uint32_t *uses, const term_store *s, const unsigned char *mark, const term_id *roots,
+                            size_t n, const match *mt, size_t n_mt, uint32_t count)
 {
-    uint32_t *uses = mem_calloc((size_t)count + 1, sizeof *uses);
     for (size_t i = 0; i < n; i++) uses[roots[i]]++;
     for (term_id t = 1; t <= count; t++)
         if (mark[t])
@@ -428,7 +469,6 @@ static uint64_t ops_removed(const term_store *s, const unsigned char *mark, cons
         }
     }
     free(stack.v);
-    free(uses);
     return ops;
 }
 
@@ -437,36 +477,44 @@ static uint64_t ops_removed(const term_store *s, const unsigned char *mark, cons
 static uint64_t ops_added(analysis *an, const match *mt, size_t n_mt, int left)
 {
     uint64_t ops = 0;
-    unsigned char *m_seen = mem_calloc(an->ms.n + 1, 1);
+    /* per M, once: its entries' operations are counted, and the operations
+     * of one contracted vector (+ 1, 0 before) from its nonzero pattern */
+    uint64_t *vec_ops = mem_calloc(an->ms.n + 1, sizeof *vec_ops);
+    unsigned char *nz = NULL;
     vec_cache seen;
     cache_init(&seen);
     for (size_t k = 0; k < n_mt; k++) {
         size_t me = mt[k].m_entry;
         const term_id *key = an->ms.keys.v + an->ms.key_off[me];
         size_t p = key[1], q = key[2];
-        if (!m_seen[me]) {
-            m_seen[me] = 1;
+        size_t n_outer = left ? q : p, n_inner = left ? p : q;
+        if (!vec_ops[me]) {
+            nz = mem_realloc(nz, p * q);
             for (size_t a = 0; a < p; a++)
                 for (size_t b = 0; b < q; b++) {
                     uint64_t mults = 0;
                     size_t t = m_terms(an, me, a, b, &mults);
                     if (t) ops += t - 1 + mults;
+                    nz[a * q + b] = t > 0;
                 }
+            uint64_t v = 0;
+            for (size_t o = 0; o < n_outer; o++) {
+                size_t z = 0;
+                for (size_t i = 0; i < n_inner; i++) z += nz[left ? i * q + o : o * q + i];
+                if (z) v += 2 * z - 1;
+            }
+            vec_ops[me] = v + 1;
         }
-        size_t n_outer = left ? q : p, n_inner = left ? p : q;
         term_id vkey[3] = { (term_id)me, (term_id)left, left ? mt[k].l.vars : mt[k].r.vars };
         if (cache_find(&seen, vkey, 3) < 0) {
             cache_add(&seen, vkey, 3, NULL, 0);
-            for (size_t o = 0; o < n_outer; o++) {
-                size_t z = 0;
-                for (size_t i = 0; i < n_inner; i++) z += m_terms(an, me, left ? i : o, left ? o : i, NULL) > 0;
-                if (z) ops += 2 * z - 1;
-            }
+            ops += vec_ops[me] - 1;
         }
         ops += 2 * n_outer - 1;
     }
     cache_clear(&seen);
-    free(m_seen);
+    free(nz);
+    free(vec_ops);
     return ops;
 }
 
@@ -476,8 +524,21 @@ typedef struct builder {
     cse_ir *ir;
     const cse_ref *memo;  /* term -> reference (variables, coefficients) */
     cse_ref **m_refs;     /* per M entry: its p*q references, once built */
-    idbuf refs;           /* scratch */
+    idbuf refs, items;    /* scratch */
 } builder;
+
+/* The sum of the products of the k-tuples in bd->items, made in order. */
+static cse_ref sum_of_products(builder *bd, size_t k)
+{
+    size_t n = bd->items.n / k;
+    if (bd->refs.cap < n) {
+        bd->refs.cap = n;
+        bd->refs.v = mem_realloc(bd->refs.v, n * sizeof *bd->refs.v);
+    }
+    bd->refs.n = n;
+    cse_prod_run(bd->refs.v, bd->ir, bd->items.v, k, n);
+    return cse_sum(bd->ir, bd->refs.v, n);
+}
 
 /* M_ab = sum_k c_k A_ka B_kb, every entry, for M entry me. */
 static const cse_ref *build_m(builder *bd, analysis *an, size_t me)
@@ -494,12 +555,15 @@ static const cse_ref *build_m(builder *bd, analysis *an, size_t me)
     for (size_t k = 0; k < m; k++) c[k] = cse_const(ir, num_value(&an->s->nums, cs[k]));
     for (size_t a = 0; a < p; a++)
         for (size_t b = 0; b < q; b++) {
-            bd->refs.n = 0;
+            bd->items.n = 0;
             for (size_t k = 0; k < m; k++) {
                 term_id x = A[k * p + a], y = B[k * q + b];
-                if (x && y) ib_push(&bd->refs, cse_prod(ir, (cse_ref[]){ c[k], bd->memo[x], bd->memo[y] }, 3, NULL, 0));
+                if (!x || !y) continue;
+                ib_push(&bd->items, c[k]);
+                ib_push(&bd->items, bd->memo[x]);
+                ib_push(&bd->items, bd->memo[y]);
             }
-            out[a * q + b] = cse_sum(ir, bd->refs.v, bd->refs.n);
+            out[a * q + b] = sum_of_products(bd, 3);
         }
     free(c);
     bd->m_refs[me] = out;
@@ -509,7 +573,6 @@ static const cse_ref *build_m(builder *bd, analysis *an, size_t me)
 /* s' = sum_o x_o (sum_i y_i M_oi), the contracted vector shared. */
 static cse_ref build_sum(builder *bd, analysis *an, const match *mt, int left)
 {
-    cse_ir *ir = bd->ir;
     size_t me = mt->m_entry;
     const term_id *key = an->ms.keys.v + an->ms.key_off[me];
     size_t p = key[1], q = key[2];
@@ -523,20 +586,23 @@ static cse_ref build_sum(builder *bd, analysis *an, const match *mt, int left)
     if (ve < 0) {
         idbuf val = { 0 };
         for (size_t o = 0; o < n_outer; o++) {
-            bd->refs.n = 0;
+            bd->items.n = 0;
             for (size_t i = 0; i < n_inner; i++) {
-                cse_ref mij = M[left ? i * q + o : o * q + i];
-                ib_push(&bd->refs, cse_prod(ir, (cse_ref[]){ bd->memo[inner[i]], mij }, 2, NULL, 0));
+                ib_push(&bd->items, bd->memo[inner[i]]);
+                ib_push(&bd->items, M[left ? i * q + o : o * q + i]);
             }
-            ib_push(&val, cse_sum(ir, bd->refs.v, bd->refs.n));
+            ib_push(&val, sum_of_products(bd, 2));
         }
         ve = (long)cache_add(&an->us, vkey, 3, val.v, val.n); /* values: references */
         free(val.v);
     }
     const cse_ref *u = cache_val(&an->us, (size_t)ve);
-    bd->refs.n = 0;
-    for (size_t o = 0; o < n_outer; o++) ib_push(&bd->refs, cse_prod(ir, (cse_ref[]){ bd->memo[outer[o]], u[o] }, 2, NULL, 0));
-    return cse_sum(ir, bd->refs.v, bd->refs.n);
+    bd->items.n = 0;
+    for (size_t o = 0; o < n_outer; o++) {
+        ib_push(&bd->items, bd->memo[outer[o]]);
+        ib_push(&bd->items, u[o]);
+    }
+    return sum_of_products(bd, 2);
 }
 
 /* Lowers what the new sums read (variables, coefficients built by the
@@ -579,7 +645,7 @@ static void build_all(cse_reassoc *out, analysis *an, const match *mt, size_t n_
         free(r);
     }
     free(need.v);
-    builder bd = { ir, *memo, mem_calloc(an->ms.n + 1, sizeof(cse_ref *)), { 0 } };
+    builder bd = { ir, *memo, mem_calloc(an->ms.n + 1, sizeof(cse_ref *)), { 0 }, { 0 } };
     out->from = mem_realloc(NULL, n_mt * sizeof *out->from);
     out->to = mem_realloc(NULL, n_mt * sizeof *out->to);
     for (size_t k = 0; k < n_mt; k++) {
@@ -589,6 +655,7 @@ static void build_all(cse_reassoc *out, analysis *an, const match *mt, size_t n_
     for (size_t e = 0; e < an->ms.n; e++) free(bd.m_refs[e]);
     free(bd.m_refs);
     free(bd.refs.v);
+    free(bd.items.v);
 }
 
 size_t cse_bilinear(cse_reassoc *out, term_store *s, const term_id *roots, size_t n, cse_ir *ir, cse_ref **memo,
@@ -596,16 +663,17 @@ size_t cse_bilinear(cse_reassoc *out, term_store *s, const term_id *roots, size_
 {
     memset(out, 0, sizeof *out);
     uint32_t count = term_count(s);
-    unsigned char *mark = mem_calloc((size_t)count + 1, 1);
+    /* per term: reached from the roots, and uses (ops_removed); in the
+     * program's scratch when there is one (no node is made while held) */
+    size_t bytes = ((size_t)count + 1) * (sizeof(uint32_t) + 1);
+    uint32_t *uses = ir ? cse_scratch(ir, bytes) : mem_realloc(NULL, bytes);
+    memset(uses, 0, bytes);
+    unsigned char *mark = (unsigned char *)(uses + (size_t)count + 1);
     term_mark_reachable(mark, s, roots, n);
     analysis an;
     memset(&an, 0, sizeof an);
     an.s = s;
-    an.w.last = mem_calloc((size_t)count + 1, sizeof *an.w.last);
-    an.w.cnt_at = mem_calloc((size_t)count + 1, sizeof *an.w.cnt_at);
-    an.w.cnt = mem_calloc((size_t)count + 1, sizeof *an.w.cnt);
-    an.w.var_at = mem_calloc((size_t)count + 1, sizeof *an.w.var_at);
-    an.w.var_pos = mem_calloc((size_t)count + 1, sizeof *an.w.var_pos);
+    scratch_init(&an.w);
     cache_init(&an.sides);
     cache_init(&an.lists);
     cache_init(&an.coefs);
@@ -641,7 +709,7 @@ size_t cse_bilinear(cse_reassoc *out, term_store *s, const term_id *roots, size_
     free(cs.v);
     int left = 0;
     if (n_mt) {
-        int64_t removed = (int64_t)ops_removed(s, mark, roots, n, mt, n_mt, count);
+        int64_t removed = (int64_t)ops_removed(uses, s, mark, roots, n, mt, n_mt, count);
         int64_t d0 = (int64_t)ops_added(&an, mt, n_mt, 0) - removed;
         int64_t d1 = (int64_t)ops_added(&an, mt, n_mt, 1) - removed;
         left = d1 < d0;
@@ -658,12 +726,8 @@ size_t cse_bilinear(cse_reassoc *out, term_store *s, const term_id *roots, size_
     cache_clear(&an.coefs);
     cache_clear(&an.ms);
     cache_clear(&an.us);
-    free(an.w.last);
-    free(an.w.cnt_at);
-    free(an.w.cnt);
-    free(an.w.var_at);
-    free(an.w.var_pos);
-    free(mark);
+    free(an.w.v);
+    if (!ir) free(uses);
     return n_mt;
 }
 

@@ -86,6 +86,7 @@ static int node_level(const printer *pr, uint32_t m, int neg)
     const cse_ir *ir = pr->ir;
     const cse_node *nd = &ir->nodes[m];
     if (nd->kind == CK_CONST) return neg ? (const_level(pr, m) == LV_ATOM ? LV_NEG : LV_PROD) : const_level(pr, m);
+    if (nd->kind == CK_NINF) return LV_NEG; /* -inf */
     if (!cse_inline_node(ir, m)) return neg ? LV_NEG : LV_ATOM;
     switch (nd->kind) {
     case CK_SUM: return LV_SUM;
@@ -169,6 +170,7 @@ static const char *call_name(unsigned fn, int c)
     case OP_TANH: return "tanh";
     case OP_MAX: return c ? "fmax" : "max";
     case OP_MIN: return c ? "fmin" : "min";
+    case OP_LSE: return c ? "hmp_lse" : "lse";
     case CF_SQRT: return "sqrt";
     default: return "pow";
     }
@@ -215,6 +217,16 @@ static void put_call(printer *pr, uint32_t m)
         }
         return;
     }
+    if (pr->c && nd->fn == OP_LSE) {
+        /* hmp_lse(n, (const double[]){a, b, ...}) */
+        sb_printf(out, "hmp_lse(%u, (const double[]){", nd->n);
+        for (uint32_t i = 0; i < nd->n; i++) {
+            if (i) sb_puts(out, ", ");
+            put_arg(pr, it[i], LV_ANY);
+        }
+        sb_puts(out, "})");
+        return;
+    }
     sb_printf(out, "%s(", call_name(nd->fn, pr->c));
     for (uint32_t i = 0; i < nd->n; i++) {
         if (i) sb_puts(out, ", ");
@@ -241,6 +253,10 @@ static void put_node(printer *pr, uint32_t m, int neg, int min)
     if (nd->kind == CK_CONST) {
         if (neg) sb_putc(pr->out, '-');
         put_const(pr, m);
+    } else if (nd->kind == CK_NINF) {
+        sb_puts(pr->out, neg ? "-(" : "");
+        sb_puts(pr->out, pr->c ? "-INFINITY" : "-inf");
+        sb_puts(pr->out, neg ? ")" : "");
     } else if (!cse_inline_node(ir, m)) {
         if (neg) sb_putc(pr->out, '-');
         put_name(pr, m);
@@ -404,7 +420,8 @@ static const char *const c_reserved[] = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
     "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
     "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "in",
-    "out", "hmp_outputs", "hmp_powi", "exp", "log", "sqrt", "pow", "fabs", "tanh", "fmax", "fmin", "INFINITY",
+    "out", "hmp_outputs", "hmp_powi", "hmp_lse", "exp", "log", "log1p", "sqrt", "pow", "fabs", "tanh", "fmax", "fmin",
+    "INFINITY",
     "NAN", "math_errhandling", NULL
 };
 
@@ -534,8 +551,26 @@ void cse_emit_c(strbuf *out, const cse_program *p)
                  "    for (; k; k >>= 1, x *= x)\n"
                  "        if (k & 1) r *= x;\n"
                  "    return r;\n"
-                 "}\n\n"
-                 "void hmp_outputs(const double *in, double *out)\n{\n");
+                 "}\n\n");
+    int lse = 0;
+    for (size_t k = 0; k < ir->n_order && !lse; k++)
+        lse = ir->nodes[ir->order[k]].kind == CK_CALL && ir->nodes[ir->order[k]].fn == OP_LSE;
+    if (lse)
+        sb_puts(out, "/* log(exp(x[0]) + ... + exp(x[n-1])) with the largest x[j] taken out:\n"
+                     " * x[j] + log1p(sum over i != j of exp(x[i] - x[j])), so no exp\n"
+                     " * overflows; -INFINITY when every x[i] is. */\n"
+                     "static double hmp_lse(int n, const double *x)\n"
+                     "{\n"
+                     "    int j = 0;\n"
+                     "    for (int i = 1; i < n; i++)\n"
+                     "        if (x[i] > x[j]) j = i;\n"
+                     "    if (x[j] == -INFINITY) return -INFINITY;\n"
+                     "    double s = 0.0;\n"
+                     "    for (int i = 0; i < n; i++)\n"
+                     "        if (i != j) s += exp(x[i] - x[j]);\n"
+                     "    return x[j] + log1p(s);\n"
+                     "}\n\n");
+    sb_puts(out, "void hmp_outputs(const double *in, double *out)\n{\n");
     if (!p->n_inputs) sb_puts(out, "    (void)in;\n");
     if (!p->n_outputs) sb_puts(out, "    (void)out;\n");
     for (size_t i = 0; i < p->n_inputs; i++) sb_printf(out, "    const double %s = in[%zu];\n", input_name[i], i);

@@ -24,7 +24,10 @@ typedef enum cse_kind {
     CK_PROD,      /* items [0, nnum): numerator, [nnum, n): denominator; built
                      positive (signs go to the reference), sorted by node */
     CK_POWI,      /* items[0] ^ aux, aux >= 2, base built positive */
-    CK_CALL       /* fn(items...): fn a term_op or a CF_ code below */
+    CK_CALL,      /* fn(items...): fn a term_op or a CF_ code below; lse
+                     is the call OP_LSE of n >= 2 items */
+    CK_NINF       /* the constant -inf (a whole value: the store folds or
+                     keeps formal every other use, core/term.h) */
 } cse_kind;
 
 /* Calls beyond the term ops (term_op values stay below OP_COUNT_). */
@@ -48,14 +51,35 @@ struct cse_ir {
     cse_node *nodes; /* nodes[0] unused */
     uint8_t *kind;   /* kind[n] = nodes[n].kind, compact for item checks */
     cse_ref *fwd;    /* fwd[n] = CSE_REF(n, 0) while n stands for itself */
+    uint64_t *fwd_bits; /* bit n: fwd[n] is another node (dense: read first) */
     int forwarded;   /* some node has been forwarded */
     int bulk;        /* sums and products are appended unshared, the table
                         is rebuilt at the end (cse_lower) */
     uint32_t n_nodes, cap_nodes;
     cse_ref *pool;
     size_t n_pool, cap_pool;
-    uint64_t *table; /* hash << 32 | node id, 0 = empty */
-    uint32_t table_mask;
+    /* The table of nodes by key: open addressing, a slot holds a node id in
+     * its low table_bits bits and the low hash bits above them, 0 = empty;
+     * a node's home slot is the top table_bits bits of its hash. It holds
+     * the nodes that stood for themselves at the last rebuild and every
+     * node made since (not those made in bulk until the end). */
+    uint32_t *table;
+    uint32_t table_mask, table_bits;
+    uint64_t *listed; /* bit n: node n is in the table */
+    /* in bulk: the other nodes made meanwhile (hash << 32 | id, 0 = empty) */
+    uint64_t *side;
+    uint32_t *side_ids; /* its nodes in order */
+    uint32_t side_mask, n_side;
+    /* scratch memory shared by the passes, kept (its pages stay mapped) */
+    void *scratch;
+    size_t cap_scratch;
+    uint64_t version; /* bumped by every forwarding */
+    /* the journal (cse_journal_begin): first values of what changed in place */
+    int journal, journal_forwarded;
+    uint32_t journal_nodes;
+    size_t journal_pool;
+    struct cse_change { uint32_t at; cse_ref old; } *fwd_log, *pool_log;
+    size_t n_fwd_log, cap_fwd_log, n_pool_log, cap_pool_log;
     /* the schedule (cse_schedule) */
     cse_ref *roots;
     size_t n_roots;
@@ -72,12 +96,26 @@ struct cse_ir {
     size_t n_lines;
     char *temp_prefix;
     /* scratch of the schedule, kept between schedules */
-    uint8_t *state, *depth;
+    uint8_t *depth;
     uint32_t sched_cap;
     size_t cap_order;
+    /* the last schedule: valid while no node is made or forwarded */
+    int sched_valid;
+    uint64_t sched_version, sched_ops;
+    uint32_t sched_nodes;
+    size_t sched_temps;
 };
 
 void cse_ir_init(cse_ir *ir, term_store *s);
+/* At least n bytes of scratch (contents undefined), valid until the next
+ * call; every pass that needs per-node scratch takes it here. Whoever holds
+ * it makes no node meanwhile (a resize of the table takes it too). */
+void *cse_scratch(cse_ir *ir, size_t n);
+/* Maps the pages of [p, p + n) at once (a large block about to be written
+ * through): one call instead of a page fault per page, which costs much
+ * more in a virtual machine. Does nothing for small blocks or where the
+ * kernel cannot. */
+void cse_populate(void *p, size_t n);
 /* Room for `nodes` more nodes with `items` more items (a hint). */
 void cse_ir_reserve(cse_ir *ir, size_t nodes, size_t items);
 void cse_ir_clear(cse_ir *ir);
@@ -89,14 +127,40 @@ void cse_bulk_begin(cse_ir *ir);
 void cse_bulk_end(cse_ir *ir);
 
 static inline const cse_ref *cse_items(const cse_ir *ir, uint32_t n) { return ir->pool + ir->nodes[n].off; }
-cse_ref cse_resolve(cse_ir *ir, cse_ref r);
+/* What r stands for now: r followed through the forwarding. */
+cse_ref cse_resolve_forwarded(cse_ir *ir, cse_ref r);
+/* Node n stands for another. */
+static inline int cse_is_forwarded(const cse_ir *ir, uint32_t n) { return (ir->fwd_bits[n >> 6] >> (n & 63)) & 1u; }
+static inline cse_ref cse_resolve(cse_ir *ir, cse_ref r)
+{
+    if (!ir->forwarded || !cse_is_forwarded(ir, CSE_NODE(r))) return r;
+    return cse_resolve_forwarded(ir, r);
+}
+/* Records that node stands for r from now on (unless r is node itself). */
+void cse_forward(cse_ir *ir, uint32_t node, cse_ref r);
+
+/* A trial: from begin, what changes in place (forwarding, items resolved)
+ * is journaled; undo puts it back as it was at begin (nodes made since
+ * stay, standing for themselves), end keeps it. */
+void cse_journal_begin(cse_ir *ir);
+void cse_journal_undo(cse_ir *ir);
+void cse_journal_end(cse_ir *ir);
 
 /* Constructors: each resolves its arguments and returns a canonical
  * reference (possibly to an existing node, or to a simpler form). */
 cse_ref cse_input(cse_ir *ir, term_id sym);
+cse_ref cse_neg_inf(cse_ir *ir);
 cse_ref cse_const(cse_ir *ir, const fmpq_t q);
 cse_ref cse_sum(cse_ir *ir, const cse_ref *items, size_t n);
 cse_ref cse_prod(cse_ir *ir, const cse_ref *num, size_t nn, const cse_ref *den, size_t nd);
+/* Fetches ahead the table slot of the product cse_prod would look up (for
+ * a run of products made one after another, CSE_PREFETCH_AHEAD at a time:
+ * their cache misses overlap). */
+#define CSE_PREFETCH_AHEAD 8
+void cse_prod_prefetch(cse_ir *ir, const cse_ref *num, size_t nn, const cse_ref *den, size_t nd);
+/* out[i] = cse_prod(items + i*k, k, NULL, 0) for i < n, in order, the table
+ * slots fetched ahead. */
+void cse_prod_run(cse_ref *out, cse_ir *ir, const cse_ref *items, size_t k, size_t n);
 cse_ref cse_powi(cse_ir *ir, cse_ref base, uint32_t k);
 cse_ref cse_call(cse_ir *ir, unsigned fn, uint32_t aux, const cse_ref *args, size_t n);
 

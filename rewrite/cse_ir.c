@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/mem.h"
 
@@ -67,22 +69,63 @@ static void sort_refs(cse_ref *v, size_t n)
 
 /* ---- the store ---- */
 
+void cse_populate(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    long size = sysconf(_SC_PAGESIZE);
+    if (n < ((size_t)1 << 20) || size <= 0) return;
+    uintptr_t page = (uintptr_t)size, a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* a kernel without it says EINVAL: no matter */
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+/* Room for cap nodes. */
+static void nodes_grow(cse_ir *ir, uint32_t cap)
+{
+    size_t words = ((size_t)ir->cap_nodes + 63) / 64, new_words = ((size_t)cap + 63) / 64;
+    uint32_t old = ir->cap_nodes;
+    ir->cap_nodes = cap;
+    ir->nodes = mem_realloc(ir->nodes, (size_t)cap * sizeof *ir->nodes);
+    ir->fwd = mem_realloc(ir->fwd, (size_t)cap * sizeof *ir->fwd);
+    ir->kind = mem_realloc(ir->kind, cap);
+    ir->fwd_bits = mem_realloc(ir->fwd_bits, new_words * sizeof *ir->fwd_bits);
+    memset(ir->fwd_bits + words, 0, (new_words - words) * sizeof *ir->fwd_bits);
+    ir->listed = mem_realloc(ir->listed, new_words * sizeof *ir->listed);
+    memset(ir->listed + words, 0, (new_words - words) * sizeof *ir->listed);
+    cse_populate(ir->nodes + old, (size_t)(cap - old) * sizeof *ir->nodes);
+    cse_populate(ir->fwd + old, (size_t)(cap - old) * sizeof *ir->fwd);
+    cse_populate(ir->kind + old, cap - old);
+}
+
 void cse_ir_init(cse_ir *ir, term_store *s)
 {
     memset(ir, 0, sizeof *ir);
     ir->s = s;
-    ir->cap_nodes = 1024;
-    ir->nodes = mem_realloc(NULL, ir->cap_nodes * sizeof *ir->nodes);
-    ir->fwd = mem_realloc(NULL, ir->cap_nodes * sizeof *ir->fwd);
-    ir->kind = mem_realloc(NULL, ir->cap_nodes);
+    nodes_grow(ir, 1024);
     ir->kind[0] = 0;
     memset(&ir->nodes[0], 0, sizeof ir->nodes[0]);
     ir->fwd[0] = 0;
     ir->n_nodes = 1;
     ir->cap_pool = 4096;
     ir->pool = mem_realloc(NULL, ir->cap_pool * sizeof *ir->pool);
+    ir->table_bits = 11;
     ir->table_mask = 2047;
     ir->table = mem_calloc(ir->table_mask + 1, sizeof *ir->table);
+}
+
+void *cse_scratch(cse_ir *ir, size_t n)
+{
+    if (n > ir->cap_scratch) {
+        size_t cap = ir->cap_scratch + ir->cap_scratch / 2;
+        if (cap < n) cap = n;
+        ir->scratch = mem_realloc(ir->scratch, cap);
+        cse_populate((char *)ir->scratch + ir->cap_scratch, cap - ir->cap_scratch);
+        ir->cap_scratch = cap;
+    }
+    return ir->scratch;
 }
 
 /* Frees the lines of the last schedule (per-node arrays stay for reuse). */
@@ -105,13 +148,19 @@ void cse_ir_clear(cse_ir *ir)
     free(ir->uses);
     free(ir->inner);
     free(ir->temp);
-    free(ir->state);
     free(ir->depth);
     free(ir->nodes);
     free(ir->kind);
     free(ir->fwd);
+    free(ir->fwd_bits);
+    free(ir->listed);
     free(ir->pool);
     free(ir->table);
+    free(ir->side);
+    free(ir->side_ids);
+    free(ir->scratch);
+    free(ir->fwd_log);
+    free(ir->pool_log);
     free(ir->temp_prefix);
     memset(ir, 0, sizeof *ir);
 }
@@ -123,38 +172,192 @@ static uint32_t key_hash(unsigned kind, unsigned fn, uint32_t aux, uint32_t nnum
     return (uint32_t)mem_mix64(h);
 }
 
+/* ---- changes in place, journaled in a trial ---- */
+
+/* fwd[n] = r, its bit kept: set when n stands for something else. */
+static void fwd_store(cse_ir *ir, uint32_t n, cse_ref r)
+{
+    ir->fwd[n] = r;
+    uint64_t bit = (uint64_t)1 << (n & 63);
+    if (r == CSE_REF(n, 0)) ir->fwd_bits[n >> 6] &= ~bit;
+    else ir->fwd_bits[n >> 6] |= bit;
+}
+
+static void log_change(struct cse_change **log, size_t *n, size_t *cap, uint32_t at, cse_ref old)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 1024;
+        *log = mem_realloc(*log, *cap * sizeof **log);
+    }
+    (*log)[(*n)++] = (struct cse_change){ at, old };
+}
+
+static void set_fwd(cse_ir *ir, uint32_t n, cse_ref r)
+{
+    if (ir->journal && n < ir->journal_nodes) log_change(&ir->fwd_log, &ir->n_fwd_log, &ir->cap_fwd_log, n, ir->fwd[n]);
+    fwd_store(ir, n, r);
+}
+
+static void set_item(cse_ir *ir, size_t at, cse_ref r)
+{
+    if (ir->journal && at < ir->journal_pool)
+        log_change(&ir->pool_log, &ir->n_pool_log, &ir->cap_pool_log, (uint32_t)at, ir->pool[at]);
+    ir->pool[at] = r;
+}
+
+void cse_journal_begin(cse_ir *ir)
+{
+    ir->journal = 1;
+    ir->journal_nodes = ir->n_nodes;
+    ir->journal_pool = ir->n_pool;
+    ir->n_fwd_log = ir->n_pool_log = 0;
+    ir->journal_forwarded = ir->forwarded;
+}
+
+void cse_journal_end(cse_ir *ir)
+{
+    ir->journal = 0;
+    free(ir->fwd_log);
+    free(ir->pool_log);
+    ir->fwd_log = ir->pool_log = NULL;
+    ir->n_fwd_log = ir->n_pool_log = ir->cap_fwd_log = ir->cap_pool_log = 0;
+}
+
+void cse_journal_undo(cse_ir *ir)
+{
+    for (size_t k = ir->n_fwd_log; k-- > 0;) fwd_store(ir, ir->fwd_log[k].at, ir->fwd_log[k].old);
+    for (size_t k = ir->n_pool_log; k-- > 0;) ir->pool[ir->pool_log[k].at] = ir->pool_log[k].old;
+    for (uint32_t k = ir->journal_nodes; k < ir->n_nodes; k++) fwd_store(ir, k, CSE_REF(k, 0));
+    ir->forwarded = ir->journal_forwarded;
+    ir->version++;
+    cse_journal_end(ir);
+}
+
+/* ---- the table ----
+ * Among nodes of equal hash, the one found first is the one made first
+ * (insertion in order of ids, or of hash then id): lookups do not depend
+ * on when the table was resized. */
+
+/* A slot's content for node id of hash h: the tag (low bits of h) above
+ * the id. */
+static uint32_t table_entry(const cse_ir *ir, uint32_t h, uint32_t id)
+{
+    return ((h & ((1u << (32 - ir->table_bits)) - 1)) << ir->table_bits) | id;
+}
+
 static void table_put(cse_ir *ir, uint32_t id, uint32_t h)
 {
-    uint32_t i = h & ir->table_mask;
+    uint32_t i = h >> (32 - ir->table_bits);
     while (ir->table[i]) i = (i + 1) & ir->table_mask;
-    ir->table[i] = ((uint64_t)h << 32) | id;
+    ir->table[i] = table_entry(ir, h, id);
 }
 
-static void table_resize(cse_ir *ir, uint32_t cap)
+static int bit_of(const uint64_t *bits, uint32_t n) { return (int)((bits[n >> 6] >> (n & 63)) & 1u); }
+
+/* Bytes nodes_by_hash needs. */
+static size_t by_hash_bytes(const cse_ir *ir) { return 2 * (size_t)ir->n_nodes * sizeof(uint64_t) + 2049 * sizeof(uint32_t); }
+
+/* (hash << 32 | id) of every node that stands for itself (live) or of every
+ * node in the table (!live), sorted by hash then id: three stable counting
+ * passes of 11, 11 and 10 bits (sequential reads, few write streams). In
+ * buf (by_hash_bytes). */
+static uint64_t *nodes_by_hash(void *buf, size_t *count, const cse_ir *ir, int live)
 {
-    free(ir->table);
-    ir->table = mem_calloc(cap, sizeof *ir->table);
-    ir->table_mask = cap - 1;
-    for (uint32_t id = 1; id < ir->n_nodes; id++) table_put(ir, id, ir->nodes[id].hash);
+    size_t n = 0, nn = ir->n_nodes;
+    uint64_t *a = buf, *b = a + nn;
+    uint32_t *cnt = (uint32_t *)(b + nn);
+    const uint64_t *bits = live ? ir->fwd_bits : ir->listed;
+    for (uint32_t id = 1; id < ir->n_nodes; id++)
+        if (bit_of(bits, id) != live) a[n++] = ((uint64_t)ir->nodes[id].hash << 32) | id;
+    for (int shift = 32; shift < 64; shift += 11) {
+        memset(cnt, 0, 2049 * sizeof *cnt);
+        for (size_t k = 0; k < n; k++) cnt[((a[k] >> shift) & 2047) + 1]++;
+        for (size_t d = 0; d < 2048; d++) cnt[d + 1] += cnt[d];
+        for (size_t k = 0; k < n; k++) b[cnt[(a[k] >> shift) & 2047]++] = a[k];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    *count = n;
+    return a;
 }
 
-void cse_ir_reserve(cse_ir *ir, size_t nodes, size_t items)
+/* The table made again with `slots` slots (a power of two, at least 1024
+ * and more than every id) and the nodes hs[0 .. n) (sorted by hash, so by
+ * home slot: the writes sweep the table once). */
+static void table_fill(cse_ir *ir, uint64_t slots, const uint64_t *hs, size_t n)
 {
-    size_t want = (size_t)ir->n_nodes + nodes;
-    if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
-    if (want > ir->cap_nodes) {
-        ir->cap_nodes = (uint32_t)want;
-        ir->nodes = mem_realloc(ir->nodes, (size_t)ir->cap_nodes * sizeof *ir->nodes);
-        ir->fwd = mem_realloc(ir->fwd, (size_t)ir->cap_nodes * sizeof *ir->fwd);
-        ir->kind = mem_realloc(ir->kind, ir->cap_nodes);
+    if (slots == (uint64_t)ir->table_mask + 1) {
+        memset(ir->table, 0, slots * sizeof *ir->table); /* its pages are mapped already */
+    } else {
+        free(ir->table);
+        ir->table = mem_calloc(slots, sizeof *ir->table);
+        cse_populate(ir->table, slots * sizeof *ir->table);
+        ir->table_mask = (uint32_t)(slots - 1);
+        ir->table_bits = 0;
+        while (((uint64_t)1 << ir->table_bits) < slots) ir->table_bits++;
     }
-    if (ir->n_pool + items > ir->cap_pool && ir->n_pool + items <= UINT32_MAX) {
-        ir->cap_pool = ir->n_pool + items;
-        ir->pool = mem_realloc(ir->pool, ir->cap_pool * sizeof *ir->pool);
+    for (size_t k = 0; k < n; k++) table_put(ir, (uint32_t)hs[k], (uint32_t)(hs[k] >> 32));
+}
+
+/* Slots for n nodes with room to grow by half before the next resize. */
+static uint64_t table_slots(uint64_t n)
+{
+    uint64_t slots = 1024;
+    while (n * 2 > slots && slots < ((uint64_t)1 << 31)) slots *= 2;
+    return slots;
+}
+
+/* More than 7/8 of the slots would be taken by n nodes: with 4-byte slots
+ * and tags, probing stays within a cache line or two up to there. */
+static int table_full(const cse_ir *ir, uint64_t n) { return n * 8 > ((uint64_t)ir->table_mask + 1) * 7; }
+
+/* The table at least `slots` large, with the same nodes. Uses the scratch:
+ * no pass holds it while it makes nodes. */
+static void table_resize(cse_ir *ir, uint64_t slots)
+{
+    size_t n;
+    const uint64_t *hs = nodes_by_hash(cse_scratch(ir, by_hash_bytes(ir)), &n, ir, 0);
+    table_fill(ir, slots, hs, n);
+}
+
+/* In bulk: the other nodes made meanwhile, in a small table of their own. */
+static void side_put(cse_ir *ir, uint32_t id, uint32_t h)
+{
+    uint32_t i = h & ir->side_mask;
+    while (ir->side[i]) i = (i + 1) & ir->side_mask;
+    ir->side[i] = ((uint64_t)h << 32) | id;
+}
+
+static void side_add(cse_ir *ir, uint32_t id, uint32_t h)
+{
+    if ((uint64_t)(ir->n_side + 1) * 4 > (uint64_t)(ir->side_mask + 1) * 3) {
+        uint32_t cap = ir->side_mask ? 2 * (ir->side_mask + 1) : 1024;
+        free(ir->side);
+        ir->side = mem_calloc(cap, sizeof *ir->side);
+        ir->side_mask = cap - 1;
+        /* put again in order of ids: nodes of equal hash keep their order */
+        for (uint32_t k = 0; k < ir->n_side; k++) side_put(ir, ir->side_ids[k], ir->nodes[ir->side_ids[k]].hash);
+        ir->side_ids = mem_realloc(ir->side_ids, cap * sizeof *ir->side_ids);
     }
-    uint64_t slots = (uint64_t)ir->table_mask + 1;
-    while ((uint64_t)want * 4 > slots * 3 && slots < ((uint64_t)1 << 31)) slots *= 2;
-    if (slots > (uint64_t)ir->table_mask + 1) table_resize(ir, (uint32_t)slots);
+    side_put(ir, id, h);
+    ir->side_ids[ir->n_side++] = id;
+}
+
+/* The node of the side table with this key, or 0. */
+static uint32_t side_find(const cse_ir *ir, uint32_t h, unsigned kind, unsigned fn, uint32_t aux, uint32_t nnum,
+                          const cse_ref *items, size_t n)
+{
+    if (!ir->side) return 0;
+    for (uint32_t i = h & ir->side_mask; ir->side[i]; i = (i + 1) & ir->side_mask) {
+        uint64_t e = ir->side[i];
+        if ((uint32_t)(e >> 32) != h) continue;
+        const cse_node *nd = &ir->nodes[(uint32_t)e];
+        if (nd->kind == kind && nd->fn == fn && nd->aux == aux && nd->nnum == nnum && nd->n == n &&
+            (n == 0 || memcmp(ir->pool + nd->off, items, n * sizeof *items) == 0))
+            return (uint32_t)e;
+    }
+    return 0;
 }
 
 /* The node with this key, made if new. items must not point into the pool. */
@@ -162,27 +365,27 @@ static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uin
 {
     ir_invariant(n < ((size_t)1 << 31), "too many items in one node");
     uint32_t h = key_hash(kind, fn, aux, nnum, items, n);
-    uint32_t i = h & ir->table_mask;
     int bulk = ir->bulk && (kind == CK_SUM || kind == CK_PROD);
-    for (uint64_t e; !bulk && (e = ir->table[i]) != 0; i = (i + 1) & ir->table_mask) {
-        if ((uint32_t)(e >> 32) != h) continue;
-        uint32_t id = (uint32_t)e;
-        const cse_node *nd = &ir->nodes[id];
-        if (nd->kind == kind && nd->fn == fn && nd->aux == aux && nd->nnum == nnum && nd->n == n &&
-            (n == 0 || memcmp(ir->pool + nd->off, items, n * sizeof *items) == 0))
-            return id;
+    if (!bulk) {
+        uint32_t idmask = (1u << ir->table_bits) - 1, tag = table_entry(ir, h, 0);
+        for (uint32_t i = h >> (32 - ir->table_bits), e; (e = ir->table[i]) != 0; i = (i + 1) & ir->table_mask) {
+            if ((e & ~idmask) != tag) continue;
+            uint32_t id = e & idmask;
+            const cse_node *nd = &ir->nodes[id];
+            if (nd->hash == h && nd->kind == kind && nd->fn == fn && nd->aux == aux && nd->nnum == nnum && nd->n == n &&
+                (n == 0 || memcmp(ir->pool + nd->off, items, n * sizeof *items) == 0))
+                return id;
+        }
+        uint32_t id = ir->bulk ? side_find(ir, h, kind, fn, aux, nnum, items, n) : 0;
+        if (id) return id;
     }
     ir_invariant(ir->n_nodes < ((uint32_t)1 << 30), "too many nodes");
-    if (ir->n_nodes == ir->cap_nodes) {
-        ir->cap_nodes += ir->cap_nodes / 2;
-        ir->nodes = mem_realloc(ir->nodes, (size_t)ir->cap_nodes * sizeof *ir->nodes);
-        ir->fwd = mem_realloc(ir->fwd, (size_t)ir->cap_nodes * sizeof *ir->fwd);
-        ir->kind = mem_realloc(ir->kind, ir->cap_nodes);
-    }
+    if (ir->n_nodes == ir->cap_nodes) nodes_grow(ir, ir->cap_nodes + ir->cap_nodes / 2);
     if (ir->n_pool + n > ir->cap_pool) {
         size_t cap = ir->cap_pool + ir->cap_pool / 2;
         if (cap < ir->n_pool + n) cap = ir->n_pool + n;
         ir->pool = mem_realloc(ir->pool, cap * sizeof *ir->pool);
+        cse_populate(ir->pool + ir->cap_pool, (cap - ir->cap_pool) * sizeof *ir->pool);
         ir->cap_pool = cap;
     }
     ir_invariant(ir->n_pool + n <= UINT32_MAX, "item pool full");
@@ -201,53 +404,54 @@ static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uin
     ir->n_pool += n;
     ir->fwd[id] = CSE_REF(id, 0);
     if (bulk) return id;
-    if ((uint64_t)ir->n_nodes * 4 > (uint64_t)(ir->table_mask + 1) * 3) table_resize(ir, (ir->table_mask + 1) * 2);
-    else table_put(ir, id, h);
+    if (ir->bulk) {
+        side_add(ir, id, h);
+        return id;
+    }
+    if (table_full(ir, ir->n_nodes)) table_resize(ir, 2 * ((uint64_t)ir->table_mask + 1));
+    table_put(ir, id, h);
+    ir->listed[id >> 6] |= (uint64_t)1 << (id & 63);
     return id;
 }
 
-/* (hash, id) of every node that stands for itself, sorted by hash: two
- * counting passes of 16 bits over the pairs (sequential reads). */
-static uint64_t *nodes_by_hash(const cse_ir *ir, size_t *count)
+void cse_ir_reserve(cse_ir *ir, size_t nodes, size_t items)
 {
-    size_t n = 0;
-    uint64_t *a = mem_realloc(NULL, (size_t)ir->n_nodes * sizeof *a), *b = mem_realloc(NULL, (size_t)ir->n_nodes * sizeof *b);
-    for (uint32_t id = 1; id < ir->n_nodes; id++)
-        if (ir->fwd[id] == CSE_REF(id, 0)) a[n++] = ((uint64_t)ir->nodes[id].hash << 32) | id;
-    uint32_t *cnt = mem_realloc(NULL, 65537 * sizeof *cnt);
-    for (int pass = 0; pass < 2; pass++) {
-        int shift = 32 + 16 * pass;
-        memset(cnt, 0, 65537 * sizeof *cnt);
-        for (size_t k = 0; k < n; k++) cnt[((a[k] >> shift) & 0xffff) + 1]++;
-        for (size_t d = 0; d < 65536; d++) cnt[d + 1] += cnt[d];
-        for (size_t k = 0; k < n; k++) b[cnt[(a[k] >> shift) & 0xffff]++] = a[k];
-        uint64_t *t = a;
-        a = b;
-        b = t;
+    size_t want = (size_t)ir->n_nodes + nodes;
+    if (want > ((size_t)1 << 30)) want = (size_t)1 << 30;
+    if (want > ir->cap_nodes) nodes_grow(ir, (uint32_t)want);
+    if (ir->n_pool + items > ir->cap_pool && ir->n_pool + items <= UINT32_MAX) {
+        ir->cap_pool = ir->n_pool + items;
+        ir->pool = mem_realloc(ir->pool, ir->cap_pool * sizeof *ir->pool);
     }
-    free(cnt);
-    free(b);
-    *count = n;
-    return a;
+    if (ir->n_pool + items <= ir->cap_pool) cse_populate(ir->pool + ir->n_pool, items * sizeof *ir->pool);
+    if (ir->bulk) return; /* the table is made at the end */
+    uint64_t slots = (uint64_t)ir->table_mask + 1;
+    while ((uint64_t)want * 8 > slots * 7 && slots < ((uint64_t)1 << 31)) slots *= 2;
+    if (slots > (uint64_t)ir->table_mask + 1) table_resize(ir, slots);
 }
 
 /* After a bulk lowering: two terms may have given equal nodes (x*y and
  * -x*y, x - y and y - x): each later copy is forwarded to the first, items
  * are resolved and hashed again, until no copy is left (parents of copies
- * become copies in the next round). */
-static void dedupe(cse_ir *ir)
+ * become copies in the next round). Returns the nodes that stand for
+ * themselves by hash (nodes_by_hash) when the last round left them so, or
+ * NULL. */
+static const uint64_t *dedupe(cse_ir *ir, size_t *count)
 {
     for (int round = 0; round < 8; round++) {
-        for (uint32_t id = 1; id < ir->n_nodes; id++) {
+        /* items change only by forwarding: hashes made without it stand */
+        for (uint32_t id = 1; ir->forwarded && id < ir->n_nodes; id++) {
             if (ir->fwd[id] != CSE_REF(id, 0)) continue;
             cse_node *nd = &ir->nodes[id];
             cse_ref *it = ir->pool + nd->off;
-            if (ir->forwarded)
-                for (uint32_t i = 0; i < nd->n; i++) it[i] = cse_resolve(ir, it[i]);
+            for (uint32_t i = 0; i < nd->n; i++) {
+                cse_ref r = cse_resolve(ir, it[i]);
+                if (r != it[i]) set_item(ir, nd->off + i, r);
+            }
             nd->hash = key_hash(nd->kind, nd->fn, nd->aux, nd->nnum, it, nd->n);
         }
         size_t n;
-        uint64_t *hs = nodes_by_hash(ir, &n);
+        const uint64_t *hs = nodes_by_hash(cse_scratch(ir, by_hash_bytes(ir)), &n, ir, 1);
         size_t copies = 0;
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
@@ -264,75 +468,74 @@ static void dedupe(cse_ir *ir)
                         memcmp(ir->pool + x->off, ir->pool + y->off, x->n * sizeof(cse_ref)) != 0)
                         continue;
                     uint32_t keep = ia < ib ? ia : ib, drop = ia ^ ib ^ keep;
-                    ir->fwd[drop] = CSE_REF(keep, 0);
+                    set_fwd(ir, drop, CSE_REF(keep, 0));
                     ir->forwarded = 1;
+                    ir->version++;
                     copies++;
                     if (drop == ia) break;
                 }
             }
             i = j;
         }
-        free(hs);
-        if (!copies) break;
+        if (!copies) {
+            *count = n;
+            return hs;
+        }
     }
+    return NULL;
 }
 
-/* The table rebuilt with every node, filled in slot order (nodes sorted by
- * home slot), so the writes sweep the table once. */
-static void table_rebuild(cse_ir *ir)
+cse_ref cse_resolve_forwarded(cse_ir *ir, cse_ref r)
 {
-    uint64_t slots = 1024;
-    while ((uint64_t)ir->n_nodes * 4 > slots * 3) slots *= 2;
-    if (slots == (uint64_t)ir->table_mask + 1) {
-        memset(ir->table, 0, slots * sizeof *ir->table); /* its pages are mapped already */
-    } else {
-        free(ir->table);
-        ir->table = mem_calloc(slots, sizeof *ir->table);
-        ir->table_mask = (uint32_t)(slots - 1);
-    }
-    size_t n;
-    uint64_t *hs = nodes_by_hash(ir, &n);
-    /* by home slot: a counting pass over its top bits (at most 2^16 buckets) */
-    size_t buckets = slots > 65536 ? 65536 : (size_t)slots;
-    int shift = 0;
-    while (((uint64_t)buckets << shift) < slots) shift++;
-    uint64_t *b = mem_realloc(NULL, (n ? n : 1) * sizeof *b);
-    uint32_t *cnt = mem_calloc(buckets + 1, sizeof *cnt);
-    for (size_t k = 0; k < n; k++) cnt[(((hs[k] >> 32) & ir->table_mask) >> shift) + 1]++;
-    for (size_t d = 0; d < buckets; d++) cnt[d + 1] += cnt[d];
-    for (size_t k = 0; k < n; k++) b[cnt[((hs[k] >> 32) & ir->table_mask) >> shift]++] = hs[k];
-    for (size_t k = 0; k < n; k++) table_put(ir, (uint32_t)b[k], (uint32_t)(b[k] >> 32));
-    free(cnt);
-    free(b);
-    free(hs);
-}
-
-cse_ref cse_resolve(cse_ir *ir, cse_ref r)
-{
-    if (!ir->forwarded) return r;
     uint32_t n = CSE_NODE(r);
-    if (ir->fwd[n] == CSE_REF(n, 0)) return r;
     cse_ref cur = r;
     for (int steps = 0; ir->fwd[CSE_NODE(cur)] != CSE_REF(CSE_NODE(cur), 0); steps++) {
         ir_invariant(steps < (1 << 30), "forwarding cycle");
         cur = ir->fwd[CSE_NODE(cur)] ^ CSE_NEG(cur);
     }
-    ir->fwd[n] = cur ^ CSE_NEG(r); /* path compression: +n stands for this */
+    if (ir->fwd[n] != (cur ^ CSE_NEG(r))) set_fwd(ir, n, cur ^ CSE_NEG(r)); /* path compression: +n stands for this */
     return cur;
 }
 
-void cse_bulk_begin(cse_ir *ir) { ir->bulk = 1; }
+void cse_forward(cse_ir *ir, uint32_t node, cse_ref r)
+{
+    r = cse_resolve(ir, r);
+    if (CSE_NODE(r) == node) return;
+    set_fwd(ir, node, r);
+    ir->forwarded = 1;
+    ir->version++;
+}
 
+void cse_bulk_begin(cse_ir *ir)
+{
+    ir->bulk = 1;
+    ir->n_side = 0;
+}
+
+/* The table is made again with the nodes that stand for themselves. */
 void cse_bulk_end(cse_ir *ir)
 {
     ir->bulk = 0;
-    dedupe(ir);
-    table_rebuild(ir);
+    free(ir->side);
+    free(ir->side_ids);
+    ir->side = NULL;
+    ir->side_ids = NULL;
+    ir->side_mask = 0;
+    ir->n_side = 0;
+    size_t n;
+    const uint64_t *hs = dedupe(ir, &n);
+    if (!hs) hs = nodes_by_hash(cse_scratch(ir, by_hash_bytes(ir)), &n, ir, 1);
+    table_fill(ir, table_slots(ir->n_nodes), hs, n);
+    size_t words = ((size_t)ir->n_nodes + 63) / 64; /* the live nodes are listed */
+    for (size_t w = 0; w < words; w++) ir->listed[w] = ~ir->fwd_bits[w];
+    if (ir->n_nodes & 63) ir->listed[words - 1] &= ((uint64_t)1 << (ir->n_nodes & 63)) - 1;
 }
 
 /* ---- constructors ---- */
 
 cse_ref cse_input(cse_ir *ir, term_id sym) { return CSE_REF(intern(ir, CK_INPUT, 0, sym, 0, NULL, 0), 0); }
+
+cse_ref cse_neg_inf(cse_ir *ir) { return CSE_REF(intern(ir, CK_NINF, 0, 0, 0, NULL, 0), 0); }
 
 cse_ref cse_const(cse_ir *ir, const fmpq_t q)
 {
@@ -443,8 +646,57 @@ static cse_ref power_of(cse_ir *ir, uint32_t base, int64_t e)
     return cse_call(ir, CF_POWQ, id, &b, 1);
 }
 
+/* The product of nn >= 2 factors when they are distinct nodes, neither
+ * numbers nor powers (what cse_prod makes of them: the nodes sorted, the
+ * signs moved out), written into v; 0 when not. */
+static int plain_product(cse_ref *v, cse_ref *sign, cse_ir *ir, const cse_ref *num, size_t nn)
+{
+    *sign = 0;
+    for (size_t i = 0; i < nn; i++) {
+        cse_ref r = cse_resolve(ir, num[i]);
+        uint8_t k = ir->kind[CSE_NODE(r)];
+        if (k == CK_CONST || k == CK_POWI) return 0;
+        *sign ^= CSE_NEG(r);
+        cse_ref x = r & ~1u;
+        size_t j = i;
+        while (j > 0 && v[j - 1] > x) { v[j] = v[j - 1]; j--; }
+        if (j > 0 && v[j - 1] == x) return 0;
+        v[j] = x;
+    }
+    return 1;
+}
+
+void cse_prod_prefetch(cse_ir *ir, const cse_ref *num, size_t nn, const cse_ref *den, size_t nd)
+{
+    (void)den;
+    if (ir->bulk || nd != 0 || nn > LOCAL_REFS) return;
+    /* factors 1 and -1 leave the key as it is */
+    cse_ref f[LOCAL_REFS], v[LOCAL_REFS], sign;
+    size_t k = 0;
+    for (size_t i = 0; i < nn; i++) {
+        uint32_t x = CSE_NODE(num[i]);
+        if (ir->kind[x] != CK_CONST || !fmpq_is_one(const_value(ir, x))) f[k++] = num[i];
+    }
+    if (k < 2 || !plain_product(v, &sign, ir, f, k)) return;
+    uint32_t h = key_hash(CK_PROD, 0, 0, (uint32_t)k, v, k);
+    __builtin_prefetch(&ir->table[h >> (32 - ir->table_bits)]);
+}
+
+void cse_prod_run(cse_ref *out, cse_ir *ir, const cse_ref *items, size_t k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i % CSE_PREFETCH_AHEAD == 0)
+            for (size_t a = i; a < n && a < i + CSE_PREFETCH_AHEAD; a++) cse_prod_prefetch(ir, items + a * k, k, NULL, 0);
+        out[i] = cse_prod(ir, items + i * k, k, NULL, 0);
+    }
+}
+
 cse_ref cse_prod(cse_ir *ir, const cse_ref *num, size_t nn, const cse_ref *den, size_t nd)
 {
+    if (nd == 0 && nn >= 2 && nn <= LOCAL_REFS) {
+        cse_ref v[LOCAL_REFS], sign;
+        if (plain_product(v, &sign, ir, num, nn)) return CSE_REF(intern(ir, CK_PROD, 0, 0, (uint32_t)nn, v, nn), sign);
+    }
     factor local[LOCAL_REFS], *f = nn + nd <= LOCAL_REFS ? local : mem_realloc(NULL, (nn + nd) * sizeof *f);
     size_t m = 0;
     cse_ref sign = 0;
@@ -642,12 +894,12 @@ void cse_lower(cse_ref *out, cse_ref *memo, cse_ir *ir, const term_id *roots, si
     size_t n_need = 0, n_args = 0;
     for (term_id t = 1; t <= top; t++)
         if (need[t] && !memo[t]) { n_need++; n_args += term_nargs(s, t); }
-    cse_ir_reserve(ir, n_need + n_need / 4, n_args + n_args / 4);
     /* one term gives one sum or product: they need no lookup now, equal
      * nodes are merged at the end by sorting every node on its hash; when
      * most nodes are there already, looking each new one up is cheaper */
     int bulk = n_need > ir->n_nodes;
     if (bulk) cse_bulk_begin(ir);
+    cse_ir_reserve(ir, n_need + n_need / 4, n_args + n_args / 4);
     refvec args;
     rv_init(&args);
     for (term_id t = 1; t <= top; t++) {
@@ -658,6 +910,7 @@ void cse_lower(cse_ref *out, cse_ref *memo, cse_ir *ir, const term_id *roots, si
         switch (op) {
         case OP_NUM: memo[t] = cse_const(ir, term_value(s, t)); break;
         case OP_SYM: memo[t] = cse_input(ir, t); break;
+        case OP_NINF: memo[t] = cse_neg_inf(ir); break;
         case OP_ADD:
             for (uint32_t i = 0; i < k; i++) rv_push(&args, memo[term_arg(s, t, i)]);
             memo[t] = cse_sum(ir, args.v, args.n);
@@ -690,14 +943,18 @@ static uint64_t powi_cost(uint32_t k)
 /* Operations of a node itself, its items computed; a sum's possible leading
  * minus aside. Sums of n terms: n - 1; products: n_num - 1 multiplications
  * and, with a denominator, n_den - 1 more and one division; calls: 1
- * (max/min of n arguments: n - 1). */
+ * (max/min of n arguments: n - 1; lse of n: n exp, n - 1 additions and a
+ * log, 2n); -inf, like numbers: 0. */
 static uint64_t node_ops(const cse_node *nd)
 {
     switch (nd->kind) {
     case CK_SUM: return nd->n - 1;
     case CK_PROD: return (nd->nnum ? nd->nnum - 1 : 0) + (nd->n - nd->nnum);
     case CK_POWI: return powi_cost(nd->aux);
-    case CK_CALL: return (nd->fn == OP_MAX || nd->fn == OP_MIN) ? nd->n - 1 : 1;
+    case CK_CALL:
+        if (nd->fn == OP_MAX || nd->fn == OP_MIN) return nd->n - 1;
+        if (nd->fn == OP_LSE) return 2 * (uint64_t)nd->n;
+        return 1;
     default: return 0;
     }
 }
@@ -705,7 +962,7 @@ static uint64_t node_ops(const cse_node *nd)
 int cse_is_leaf(const cse_ir *ir, uint32_t n)
 {
     uint8_t k = ir->kind[n];
-    return k == CK_INPUT || k == CK_CONST;
+    return k == CK_INPUT || k == CK_CONST || k == CK_NINF;
 }
 
 int cse_eff_neg(const cse_ir *ir, cse_ref r) { return (int)(CSE_NEG(r) ^ (ir->inner[CSE_NODE(r)] & 1u)); }
@@ -727,7 +984,7 @@ static int prod_takes_minus(const cse_ir *ir, uint32_t n)
 
 int cse_neg_cost(const cse_ir *ir, uint32_t n)
 {
-    if (ir->kind[n] == CK_CONST) return 0;
+    if (ir->kind[n] == CK_CONST || ir->kind[n] == CK_NINF) return 0;
     if (!cse_inline_node(ir, n)) return 1;
     if (ir->kind[n] == CK_SUM) return 0; /* printed with its signs flipped */
     return prod_takes_minus(ir, n) ? 0 : 1;
@@ -762,51 +1019,88 @@ typedef struct frame {
 /* Rewrites the items of every reachable node to their resolved references
  * (in place: the schedule reads items directly afterwards). Keys in the
  * table go stale for rewritten nodes, which only costs missed sharing. */
+/* The lines of the schedule: line_node, and room for their names. */
+static void make_lines(cse_ir *ir)
+{
+    size_t n_temps = ir->sched_temps;
+    ir->n_lines = n_temps;
+    ir->line_node = mem_realloc(NULL, (n_temps + 1) * sizeof *ir->line_node);
+    ir->temp_name = mem_calloc(n_temps + 1, sizeof *ir->temp_name);
+    ir->temp_number = mem_calloc(n_temps + 1, sizeof *ir->temp_number);
+    for (size_t k = 0; k < ir->n_order; k++) {
+        uint32_t m = ir->order[k];
+        if (ir->temp[m]) ir->line_node[ir->temp[m] - 1] = m;
+    }
+}
+
+/* The last schedule still holds: no node made or forwarded since, the same
+ * roots. */
+static int schedule_current(cse_ir *ir, const cse_ref *roots, size_t n)
+{
+    if (!ir->sched_valid || ir->sched_version != ir->version || ir->sched_nodes != ir->n_nodes || n != ir->n_roots)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (cse_resolve(ir, roots[i]) != ir->roots[i]) return 0;
+    return 1;
+}
+
 uint64_t cse_schedule(cse_ir *ir, const cse_ref *roots, size_t n, int lines)
 {
     lines_free(ir);
+    if (schedule_current(ir, roots, n)) {
+        if (lines) make_lines(ir);
+        return ir->sched_ops;
+    }
     uint32_t nn = ir->n_nodes;
-    if (nn > ir->sched_cap) {
+    if (nn > ir->sched_cap) { /* made anew below: nothing to copy */
         ir->sched_cap = ir->cap_nodes;
-        ir->uses = mem_realloc(ir->uses, ir->sched_cap * sizeof *ir->uses);
-        ir->inner = mem_realloc(ir->inner, ir->sched_cap);
-        ir->temp = mem_realloc(ir->temp, ir->sched_cap * sizeof *ir->temp);
-        ir->state = mem_realloc(ir->state, ir->sched_cap);
-        ir->depth = mem_realloc(ir->depth, ir->sched_cap);
+        free(ir->uses);
+        free(ir->inner);
+        free(ir->temp);
+        free(ir->depth);
+        free(ir->order);
+        ir->uses = mem_realloc(NULL, ir->sched_cap * sizeof *ir->uses);
+        ir->inner = mem_realloc(NULL, ir->sched_cap);
+        ir->temp = mem_realloc(NULL, ir->sched_cap * sizeof *ir->temp);
+        ir->depth = mem_realloc(NULL, ir->sched_cap);
+        ir->cap_order = ir->sched_cap; /* every node at most once */
+        ir->order = mem_realloc(NULL, ir->cap_order * sizeof *ir->order);
+        cse_populate(ir->uses, nn * sizeof *ir->uses);
+        cse_populate(ir->inner, nn);
+        cse_populate(ir->temp, nn * sizeof *ir->temp);
+        cse_populate(ir->depth, nn);
     }
     memset(ir->uses, 0, nn * sizeof *ir->uses);
     memset(ir->inner, 0, nn);
     memset(ir->temp, 0, nn * sizeof *ir->temp);
-    memset(ir->state, 0, nn);
-    uint8_t *state = ir->state;
     free(ir->roots);
     ir->roots = mem_realloc(NULL, (n ? n : 1) * sizeof *ir->roots);
     ir->n_roots = n;
     ir->n_order = 0;
-    if (!ir->order) {
-        ir->cap_order = 1024;
-        ir->order = mem_realloc(NULL, ir->cap_order * sizeof *ir->order);
-    }
     size_t cap_stack = 256, top = 0;
     frame *stack = mem_realloc(NULL, cap_stack * sizeof *stack);
+    /* depth first from the roots; a node is reached for the first time
+     * when its use count leaves 0 */
     for (size_t i = 0; i < n; i++) {
         cse_ref r = cse_resolve(ir, roots[i]);
         ir->roots[i] = r;
         uint32_t m = CSE_NODE(r);
-        ir->uses[m]++;
-        if (state[m]) continue;
-        state[m] = 1;
+        if (ir->uses[m]++) continue;
         stack[top++] = (frame){ m, 0 };
         while (top) {
             frame *f = &stack[top - 1];
             cse_node *nd = &ir->nodes[f->node];
             if (f->next < nd->n) {
-                cse_ref *slot = ir->pool + nd->off + f->next++;
-                *slot = cse_resolve(ir, *slot);
-                uint32_t c = CSE_NODE(*slot);
-                ir->uses[c]++;
-                if (!state[c]) {
-                    state[c] = 1;
+                size_t at = nd->off + f->next++;
+                if (f->next + 3 < nd->n) { /* the items ahead, for wide nodes */
+                    uint32_t ahead = CSE_NODE(ir->pool[at + 4]);
+                    __builtin_prefetch(&ir->uses[ahead]);
+                    __builtin_prefetch(&ir->nodes[ahead]);
+                }
+                cse_ref r = cse_resolve(ir, ir->pool[at]);
+                if (r != ir->pool[at]) set_item(ir, at, r);
+                uint32_t c = CSE_NODE(r);
+                if (!ir->uses[c]++) {
                     if (top == cap_stack) {
                         cap_stack *= 2;
                         stack = mem_realloc(stack, cap_stack * sizeof *stack);
@@ -817,12 +1111,7 @@ uint64_t cse_schedule(cse_ir *ir, const cse_ref *roots, size_t n, int lines)
             }
             uint32_t done = f->node;
             top--;
-            state[done] = 2;
             if (cse_is_leaf(ir, done)) continue;
-            if (ir->n_order == ir->cap_order) {
-                ir->cap_order *= 2;
-                ir->order = mem_realloc(ir->order, ir->cap_order * sizeof *ir->order);
-            }
             ir->order[ir->n_order++] = done;
         }
     }
@@ -853,19 +1142,13 @@ uint64_t cse_schedule(cse_ir *ir, const cse_ref *roots, size_t n, int lines)
             d = 0;
         }
         depth[m] = (uint8_t)d;
-    }
-
-    /* inline sums asked for with a minus (call arguments, outputs) print
-     * with their signs flipped: inner bit 2 */
-    for (size_t k = 0; k < ir->n_order; k++) {
-        uint32_t m = ir->order[k];
-        const cse_node *nd = &ir->nodes[m];
-        if (nd->kind != CK_CALL) continue;
-        const cse_ref *it = cse_items(ir, m);
-        for (uint32_t i = 0; i < nd->n; i++) {
-            uint32_t c = CSE_NODE(it[i]);
-            if (cse_eff_neg(ir, it[i]) && cse_inline_node(ir, c) && ir->nodes[c].kind == CK_SUM) ir->inner[c] |= 2;
-        }
+        /* inline sums asked for with a minus (call arguments, outputs)
+         * print with their signs flipped: inner bit 2 (items are done) */
+        if (nd->kind == CK_CALL)
+            for (uint32_t i = 0; i < nd->n; i++) {
+                uint32_t c = CSE_NODE(it[i]);
+                if (cse_eff_neg(ir, it[i]) && cse_inline_node(ir, c) && ir->kind[c] == CK_SUM) ir->inner[c] |= 2;
+            }
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t c = CSE_NODE(ir->roots[i]);
@@ -891,65 +1174,57 @@ uint64_t cse_schedule(cse_ir *ir, const cse_ref *roots, size_t n, int lines)
     for (size_t i = 0; i < n; i++)
         if (cse_eff_neg(ir, ir->roots[i])) ops += (uint64_t)cse_neg_cost(ir, CSE_NODE(ir->roots[i]));
 
-    if (lines) {
-        ir->n_lines = n_temps;
-        ir->line_node = mem_realloc(NULL, (n_temps + 1) * sizeof *ir->line_node);
-        ir->temp_name = mem_calloc(n_temps + 1, sizeof *ir->temp_name);
-        ir->temp_number = mem_calloc(n_temps + 1, sizeof *ir->temp_number);
-        for (size_t k = 0; k < ir->n_order; k++) {
-            uint32_t m = ir->order[k];
-            if (ir->temp[m]) ir->line_node[ir->temp[m] - 1] = m;
-        }
-    }
+    ir->sched_valid = 1;
+    ir->sched_version = ir->version;
+    ir->sched_nodes = ir->n_nodes;
+    ir->sched_ops = ops;
+    ir->sched_temps = n_temps;
+    if (lines) make_lines(ir);
     return ops;
 }
 
 /* ---- every output as a tree ---- */
 
-/* tree[m]: ops of node m written out with nothing shared; neg[m]: the same
- * with its value negated (what a call argument or an output may ask). In a
- * tree every node is inline. Values are released after their last use. */
+/* tree[m]: ops of node m written out with nothing shared; its negation (what
+ * a call argument or an output may ask) costs tree[m] + d with d in -1..1.
+ * In a tree every node is inline. Values are released after their last
+ * use. Per node: the value, the uses left, the inner sign and d + 1. */
 void cse_tree_count(fmpz_t total, cse_ir *ir, const cse_ref *roots, size_t n)
 {
     uint32_t nn = ir->n_nodes;
-    uint32_t *left = mem_calloc(nn, sizeof *left); /* uses not yet read */
-    uint8_t *sign = mem_calloc(nn, 1);             /* inner sign */
-    fmpz *tree = mem_calloc(nn, sizeof *tree), *neg = mem_calloc(nn, sizeof *neg);
-    unsigned char *reach = mem_calloc(nn, 1);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t m = CSE_NODE(roots[i]);
-        reach[m] = 1;
-        left[m]++;
-    }
-    /* nodes were made items first: a downward sweep marks what roots reach */
+    size_t bytes = (size_t)nn * (sizeof(fmpz) + sizeof(uint32_t) + 1);
+    fmpz *tree = cse_scratch(ir, bytes);
+    memset(tree, 0, bytes); /* fmpz zero is the word 0 */
+    uint32_t *left = (uint32_t *)(tree + nn); /* uses not yet read; > 0 when the roots reach the node */
+    uint8_t *bits = (uint8_t *)(left + nn);   /* bit 0 the inner sign, bits 1-2 d + 1 */
+    for (size_t i = 0; i < n; i++) left[CSE_NODE(roots[i])]++;
+    /* nodes were made items first: a downward sweep counts the uses */
     for (uint32_t m = nn; m-- > 1;) {
-        if (!reach[m]) continue;
+        if (!left[m]) continue;
         const cse_node *nd = &ir->nodes[m];
         const cse_ref *it = cse_items(ir, m);
         for (uint32_t i = 0; i < nd->n; i++) {
             ir_invariant(CSE_NODE(it[i]) < m, "nodes out of order for the tree count");
-            reach[CSE_NODE(it[i])] = 1;
             left[CSE_NODE(it[i])]++;
         }
     }
     fmpz_zero(total);
-    fmpz_t x;
-    fmpz_init(x);
     for (uint32_t m = 1; m < nn; m++) {
-        if (!reach[m]) continue;
+        if (!left[m]) continue;
         const cse_node *nd = &ir->nodes[m];
         const cse_ref *it = cse_items(ir, m);
-        if (nd->kind == CK_CONST) { fmpz_zero(&tree[m]); fmpz_zero(&neg[m]); continue; }
-        if (nd->kind == CK_INPUT) { fmpz_zero(&tree[m]); fmpz_one(&neg[m]); continue; }
+        if (nd->kind == CK_CONST || nd->kind == CK_NINF) { bits[m] = 1 << 1; continue; }
+        if (nd->kind == CK_INPUT) { bits[m] = 2 << 1; continue; }
         fmpz_set_ui(&tree[m], node_ops(nd));
+        slong extra = 0;
         unsigned s = 0;
         int takes_minus = nd->kind == CK_PROD && nd->nnum == 0;
         int any_pos = 0, any_neg = 0, absorber = 0;
         for (uint32_t i = 0; i < nd->n; i++) {
             uint32_t c = CSE_NODE(it[i]);
-            int e = (int)(CSE_NEG(it[i]) ^ sign[c]);
-            if (nd->kind == CK_CALL && e) fmpz_add(&tree[m], &tree[m], &neg[c]);
-            else fmpz_add(&tree[m], &tree[m], &tree[c]);
+            int e = (int)(CSE_NEG(it[i]) ^ (bits[c] & 1u));
+            fmpz_add(&tree[m], &tree[m], &tree[c]);
+            if (nd->kind == CK_CALL && e) extra += (slong)(bits[c] >> 1) - 1;
             s ^= (unsigned)e;
             if (e) any_neg = 1; else any_pos = 1;
             uint8_t ck = ir->kind[c];
@@ -959,30 +1234,29 @@ void cse_tree_count(fmpz_t total, cse_ir *ir, const cse_ref *roots, size_t n)
             } else if (ck == CK_PROD) {
                 const cse_node *cn = &ir->nodes[c];
                 int t = cn->nnum == 0;
-                for (uint32_t j = 0; j < cn->nnum && !t; j++) t = ir->nodes[CSE_NODE(cse_items(ir, c)[j])].kind == CK_CONST;
+                for (uint32_t j = 0; j < cn->nnum && !t; j++) t = ir->kind[CSE_NODE(cse_items(ir, c)[j])] == CK_CONST;
                 absorber |= t;
             }
-            if (--left[c] == 0) { fmpz_clear(&tree[c]); fmpz_clear(&neg[c]); fmpz_init(&tree[c]); fmpz_init(&neg[c]); }
+            if (--left[c] == 0) fmpz_zero(&tree[c]);
         }
-        if (nd->kind == CK_PROD) sign[m] = (uint8_t)s;
-        else if (nd->kind == CK_POWI) sign[m] = (uint8_t)(s & (nd->aux & 1));
-        fmpz_set(&neg[m], &tree[m]);
+        if (extra) fmpz_add_si(&tree[m], &tree[m], extra);
+        int d = 0;
         if (nd->kind == CK_SUM) {
-            if (!any_pos && !absorber) fmpz_add_ui(&tree[m], &tree[m], 1);
-            if (!any_neg && !absorber) fmpz_add_ui(&neg[m], &neg[m], 1);
+            int plus = !any_pos && !absorber, minus = !any_neg && !absorber;
+            if (plus) fmpz_add_ui(&tree[m], &tree[m], 1);
+            d = minus - plus;
         } else if (!(nd->kind == CK_PROD && takes_minus)) {
-            fmpz_add_ui(&neg[m], &neg[m], 1);
+            d = 1;
         }
+        if (nd->kind == CK_PROD) s &= 1u;
+        else if (nd->kind == CK_POWI) s &= nd->aux & 1u;
+        else s = 0;
+        bits[m] = (uint8_t)(s | (unsigned)(d + 1) << 1);
     }
     for (size_t i = 0; i < n; i++) {
         uint32_t m = CSE_NODE(roots[i]);
-        fmpz_add(total, total, (CSE_NEG(roots[i]) ^ sign[m]) ? &neg[m] : &tree[m]);
+        fmpz_add(total, total, &tree[m]);
+        if (CSE_NEG(roots[i]) ^ (bits[m] & 1u)) fmpz_add_si(total, total, (slong)(bits[m] >> 1) - 1);
     }
-    fmpz_clear(x);
-    for (uint32_t m = 0; m < nn; m++) { fmpz_clear(&tree[m]); fmpz_clear(&neg[m]); }
-    free(tree);
-    free(neg);
-    free(left);
-    free(sign);
-    free(reach);
+    for (uint32_t m = 0; m < nn; m++) fmpz_zero(&tree[m]);
 }

@@ -10,3 +10,6 @@ printf 'a = (x +\n' | $HMP cse -; echo "exit: $?"
 printf 'a = b\nb = a\n' | $HMP cse -; echo "exit: $?"
 # An empty script: an empty program.
 printf '# nothing\n' | $HMP cse -
+# outputs with no real value (-inf where it has none)
+printf 'a = x\nb = log(-inf)\nc = x*-inf\n' | $HMP cse -
+echo "exit: $?"
