@@ -41,6 +41,10 @@ void cli_verify_help(FILE *out);
 int cli_cse(int, char **, FILE *, FILE *);
 void cli_cse_help(FILE *);
 
+/* hmp matrix FILE|- [--json | --regen] */
+int cli_matrix(int argc, char **argv, FILE *out, FILE *err);
+void cli_matrix_help(FILE *out);
+
 /* hmp gen attention N D [--seed S] [--symbolic] [--scale] [--causal] [--heads H] [--compact] */
 int cli_gen(int argc, char **argv, FILE *out, FILE *err);
 void cli_gen_help(FILE *out);

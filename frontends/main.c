@@ -17,6 +17,7 @@ static const command commands[] = {
     { "simplify", cli_simplify, cli_simplify_help },
     { "verify", cli_verify, cli_verify_help },
     { "cse", cli_cse, cli_cse_help },
+    { "matrix", cli_matrix, cli_matrix_help },
     { "gen", cli_gen, cli_gen_help },
 };
 
@@ -43,6 +44,8 @@ static void main_help(FILE *out)
           "  cse FILE      the outputs as a straight-line program, common subexpressions\n"
           "                computed once; operation counts before and after (--json,\n"
           "                --emit c)\n"
+          "  matrix FILE   the relations as a matrix program (Q = X * Wq^T, ...), each\n"
+          "                operation verified entry by entry (--json, --regen)\n"
           "  gen attention N D\n"
           "                write an HMP script of an attention block (N tokens, D\n"
           "                features; causal, scaled, multi-head)\n"
