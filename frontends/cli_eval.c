@@ -13,7 +13,7 @@
 
 static const char eval_usage[] =
     "usage: hmp eval FILE|- [--digits N] [--format f64|f32|f16|bf16] [--exact] [--json]\n"
-    "                       [--set NAME=VALUE ...] [--max-prec BITS]\n";
+    "                       [--set NAME=VALUE ...] [--max-prec BITS] [--no-matrix]\n";
 
 void cli_eval_help(FILE *out)
 {
@@ -38,14 +38,23 @@ void cli_eval_help(FILE *out)
           "  --exact          the exact value: a rational, or a quotient of sums of\n"
           "                   rational multiples of exp(rational), as HMP text\n"
           "  --json           one JSON object: {\"values\": {NAME: {\"decimal\": ...,\n"
-          "                   \"exact\": ... (when asked or rational), \"format\": ...,\n"
-          "                   \"bits\": ..., \"value\": ... (with --format)}}}\n"
+          "                   \"exact\": ... (when asked, when the value folds to a\n"
+          "                   number, or is a rational on a rounding tie), \"format\":\n"
+          "                   ..., \"bits\": ..., \"value\": ... (with --format)}}}\n"
           "  --set NAME=VALUE give the free symbol NAME a value (an expression over\n"
           "                   numbers: 1/3, -0.25, sqrt(2)); repeatable\n"
           "  --max-prec BITS  the cap on the working precision (default: 64 times the\n"
           "                   first precision, at least 65536 bits); past it, an\n"
           "                   error names the outputs left undecided\n"
+          "  --no-matrix      evaluate node by node (see below), for comparison\n"
           "  -h, --help       this help\n"
+          "\n"
+          "Matrix programs: when matrix recognition (hmp matrix) covers every output,\n"
+          "with no relation left scalar and no free symbol, the values come from the\n"
+          "matrix program: its rational stages exactly with integer matrices, the\n"
+          "others (softmax rows, the products after them) in ball matrices. Scripts\n"
+          "it does not cover, --exact, --set and --no-matrix evaluate node by node\n"
+          "over the inlined DAG. Both ways print the same bytes.\n"
           "\n"
           "Errors: a syntax error, a free symbol an output depends on, a division by\n"
           "zero, the logarithm of a number <= 0 (each naming the relation), or the\n"
@@ -174,6 +183,7 @@ int cli_eval(int argc, char **argv, FILE *out, FILE *err)
             else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { cli_eval_help(out); free(settings); return CLI_EXIT_OK; }
             else if (strcmp(a, "--json") == 0) json = 1;
             else if (strcmp(a, "--exact") == 0) req.want_exact = 1;
+            else if (strcmp(a, "--no-matrix") == 0) req.no_matrix = 1;
             else if (strcmp(a, "--digits") == 0) {
                 if (!has_value || parse_long(&v, argv[++i], 1, EVAL_MAX_DIGITS) != 0)
                     status = eval_usage_error(err, "--digits needs a number from 1 to 1000000, got", has_value ? argv[i] : "");

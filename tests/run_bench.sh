@@ -10,6 +10,21 @@ for b in "$top/$BUILD"/tests/bench_*; do
     echo "== ${b##*/}"
     "$b" || exit 1
 done
+# hmp eval end to end on `hmp gen attention 128 64` (parse, recognise,
+# evaluate, print): through the matrix program, then with --no-matrix (node
+# by node); wall seconds, and whether the two print the same bytes.
+edir=$(mktemp -d)
+"$top/$BUILD/hmp" gen attention 128 64 > "$edir/a.hmp" || exit 1
+echo "== hmp eval (gen attention 128 64, 30 digits)"
+for mode in matrix no-matrix; do
+    opt=""; [ "$mode" = no-matrix ] && opt=--no-matrix
+    start=$(date +%s.%N)
+    "$top/$BUILD/hmp" eval "$edir/a.hmp" $opt > "$edir/$mode.out" || exit 1
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" -v m="$mode" 'BEGIN { printf "  %s: %.3f s\n", m, b - a }'
+done
+if cmp -s "$edir/matrix.out" "$edir/no-matrix.out"; then echo "  same output"; else echo "  OUTPUTS DIFFER"; exit 1; fi
+rm -rf "$edir"
 # hmp verify of f32 outputs against numpy's f64 attention on the same inputs
 # (the same OpenBLAS), timed in the same run: the best of 3 for each.
 # Cases: n = 4096, d = 64, one head; n = 1024, d = 128; 8 heads of n = 1024,

@@ -3,7 +3,8 @@
  * precision; when a ball cannot decide the rounding asked for, double the
  * precision and evaluate again, up to a cap. A value that is exactly a
  * rounding boundary (only rationals can be: exp of a nonzero rational is
- * transcendental, Lindemann) is found through the exact value instead. */
+ * transcendental, Lindemann) is found through the exact value instead.
+ * The balls come from the matrix program when it covers the outputs. */
 #include "core/eval/eval.h"
 
 #include <math.h>
@@ -12,6 +13,7 @@
 
 #include "core/eval/ball.h"
 #include "core/eval/expval.h"
+#include "core/eval/mateval.h"
 #include "core/mem.h"
 #include "core/print.h"
 
@@ -230,49 +232,78 @@ static int decide_ball(eval_value *ev, const arb_t x, const eval_request *req, s
     return ok;
 }
 
-int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d)
+/* A rational value q found exactly after balls failed to decide it. On a
+ * rounding boundary of what is asked (a decimal tie, a midpoint of the
+ * format), no ball can decide it: decided exactly, with its exact text.
+ * Otherwise decided from a ball around q narrow enough to decide any
+ * non-boundary rational (radius about 2^-P |q|, never 0: a rational a/b off a
+ * boundary of denominator D is at least 1/(b*D) away from it, and D is at
+ * most 2*10^(N + bits(b)) for N digits, 2^1076 for the formats), so that
+ * what is printed depends on the value only, not on which balls failed.
+ * Zero is taken as a boundary: no ball around it of positive radius
+ * decides it. */
+static void decide_found_rational(eval_value *ev, const fmpq_t q, const eval_request *req)
 {
-    memset(res, 0, sizeof *res);
-    size_t n = y->n_outputs;
-    term_id *terms = mem_calloc(n, sizeof *terms);
-    for (size_t i = 0; i < n; i++) terms[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
-    if (check_free_symbols(d, y, terms, n)) { free(terms); return 1; }
-
-    res->n = n;
-    res->v = mem_calloc(n, sizeof *res->v);
-    for (size_t i = 0; i < n; i++) {
-        fmpq_init(res->v[i].q);
-        res->v[i].name = y->outputs[i];
-        res->v[i].term = terms[i];
+    if (fmpq_is_zero(q)) { /* a ball of positive radius never decides 0 */
+        decide_rational(ev, q, req);
+        return;
     }
+    slong num = (slong)fmpz_bits(fmpq_numref(q)), den = (slong)fmpz_bits(fmpq_denref(q));
+    slong prec = 2 * (num + den) + 4 * req->digits + 2400;
+    arb_t x;
+    arb_init(x);
+    arb_set_fmpq(x, q, prec);
+    arb_add_error_2exp_si(x, num - den + 1 - prec); /* |q| < 2^(num - den + 1); never exact */
+    if (!decide_ball(ev, x, req, prec)) decide_rational(ev, q, req);
+    arb_clear(x);
+}
+
+/* The first working precision and the cap. */
+static slong first_prec(const eval_request *req, slong *cap)
+{
+    slong prec0 = (slong)ceil((double)req->digits * 3.3219280948873623) + 32;
+    if (req->use_format && fp_info(req->format)->prec + 32 > prec0) prec0 = fp_info(req->format)->prec + 32;
+    *cap = req->max_prec > 0 ? req->max_prec : (64 * prec0 > EVAL_MIN_MAX_PREC ? 64 * prec0 : EVAL_MIN_MAX_PREC);
+    return prec0;
+}
+
+/* Node by node, the outputs which[0 .. nw) (res->v[i] holds name and an
+ * initialised q): exactly when the inlined term is a number or -inf, else
+ * Ziv's loop over the balls of the DAG. 0, or 1 with errors in d. */
+static int scalar_values(eval_result *res, sys *y, const eval_request *req, diag_list *d, const size_t *which, size_t nw)
+{
     const term_store *s = y->store;
+    for (size_t k = 0; k < nw; k++) {
+        size_t i = which[k];
+        res->v[i].term = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
+    }
     expval_ctx ex;
     expval_ctx_init(&ex, s);
     ball_ctx bc;
     ball_ctx_init(&bc, s);
-    char *done = mem_calloc(n, 1), *tried_exact = mem_calloc(n, 1);
-    size_t left = n;
+    char *done = mem_calloc(nw ? nw : 1, 1), *tried_exact = mem_calloc(nw ? nw : 1, 1);
+    size_t left = nw;
     int failed = 0;
 
-    for (size_t i = 0; i < n; i++) { /* rational values and -inf: exactly */
-        if (term_op_of(s, terms[i]) == OP_NUM) decide_rational(&res->v[i], term_value(s, terms[i]), req);
-        else if (terms[i] == s->neg_inf) decide_neg_inf(&res->v[i], req);
+    for (size_t k = 0; k < nw; k++) { /* rational values and -inf: exactly */
+        eval_value *ev = &res->v[which[k]];
+        if (term_op_of(s, ev->term) == OP_NUM) decide_rational(ev, term_value(s, ev->term), req);
+        else if (ev->term == s->neg_inf) decide_neg_inf(ev, req);
         else continue;
-        done[i] = 1;
+        done[k] = 1;
         left--;
     }
 
-    slong prec0 = (slong)ceil((double)req->digits * 3.3219280948873623) + 32;
-    if (req->use_format && fp_info(req->format)->prec + 32 > prec0) prec0 = fp_info(req->format)->prec + 32;
-    slong cap = req->max_prec > 0 ? req->max_prec : (64 * prec0 > EVAL_MIN_MAX_PREC ? 64 * prec0 : EVAL_MIN_MAX_PREC);
-    slong prec = prec0;
+    slong cap, prec = first_prec(req, &cap);
     for (int round = 0; left > 0 && !failed; round++) {
-        for (size_t i = 0; i < n && !failed; i++) {
-            if (done[i]) continue;
+        for (size_t k = 0; k < nw && !failed; k++) {
+            if (done[k]) continue;
+            size_t i = which[k];
+            eval_value *ev = &res->v[i];
             const arb_struct *x = NULL;
             term_id where = TERM_NONE;
-            ball_status st = ball_eval(&x, &where, &bc, terms[i], prec);
-            if (st == BALL_OK && decide_ball(&res->v[i], x, req, prec)) { done[i] = 1; left--; continue; }
+            ball_status st = ball_eval(&x, &where, &bc, ev->term, prec);
+            if (st == BALL_OK && decide_ball(ev, x, req, prec)) { done[k] = 1; left--; continue; }
             if (st == BALL_OK && !arb_contains_zero(x) && out_of_decimal_range(x)) {
                 const relation *rel = &y->scr->rels[sys_relation_of(y, y->outputs[i])];
                 char *e2 = fmpz_get_str(NULL, 10, ARF_EXPREF(arb_midref(x)));
@@ -289,18 +320,18 @@ int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d
                 failed = 1;
                 break;
             }
-            if (st == BALL_FREE_SYMBOL) { failed = 1; break; } /* excluded above */
-            if (round >= 1 && !tried_exact[i]) {
+            if (st == BALL_FREE_SYMBOL) { failed = 1; break; } /* excluded by the caller */
+            if (round >= 1 && !tried_exact[k]) {
                 /* two precisions did not decide: perhaps an exact tie */
-                tried_exact[i] = 1;
+                tried_exact[k] = 1;
                 expval v;
                 expval_init(&v);
                 term_id w;
                 fmpq_t q;
                 fmpq_init(q);
-                if (expval_of_term(&v, &w, &ex, terms[i]) == EV_OK && expval_get_fmpq(q, &v)) {
-                    decide_rational(&res->v[i], q, req);
-                    done[i] = 1;
+                if (expval_of_term(&v, &w, &ex, ev->term) == EV_OK && expval_get_fmpq(q, &v)) {
+                    decide_found_rational(ev, q, req);
+                    done[k] = 1;
                     left--;
                 }
                 fmpq_clear(q);
@@ -309,9 +340,9 @@ int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d
         }
         if (left == 0 || failed) break;
         if (2 * prec > cap) {
-            for (size_t i = 0; i < n && !diag_full(d); i++) {
-                if (done[i]) continue;
-                const relation *rel = &y->scr->rels[sys_relation_of(y, y->outputs[i])];
+            for (size_t k = 0; k < nw && !diag_full(d); k++) {
+                if (done[k]) continue;
+                const relation *rel = &y->scr->rels[sys_relation_of(y, y->outputs[which[k]])];
                 diag_error(d, y->scr->src, rel->name_pos,
                            "output '%s': no decision below the precision cap of %ld bits (raise it with --max-prec)",
                            term_sym_name(s, rel->name), (long)cap);
@@ -321,28 +352,138 @@ int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d
         }
         prec *= 2;
     }
-    res->max_prec_used = prec;
+    if (prec > res->max_prec_used) res->max_prec_used = prec;
 
     if (!failed && req->want_exact) {
         strbuf b;
         sb_init(&b);
-        for (size_t i = 0; i < n; i++) {
-            if (res->v[i].exact) continue;
+        for (size_t k = 0; k < nw; k++) {
+            eval_value *ev = &res->v[which[k]];
+            if (ev->exact) continue;
             expval v;
             expval_init(&v);
             term_id w;
-            if (expval_of_term(&v, &w, &ex, terms[i]) == EV_OK) expval_print(&b, &v);
-            else print_infix(&b, s, terms[i]);
-            res->v[i].exact = sb_take(&b);
+            if (expval_of_term(&v, &w, &ex, ev->term) == EV_OK) expval_print(&b, &v);
+            else print_infix(&b, s, ev->term);
+            ev->exact = sb_take(&b);
             expval_clear(&v);
         }
         sb_clear(&b);
     }
     free(done);
     free(tried_exact);
-    free(terms);
     ball_ctx_clear(&bc);
     expval_ctx_clear(&ex);
+    return failed;
+}
+
+/* res with one value per output of y, names set, nothing decided. */
+static void result_start(eval_result *res, const sys *y)
+{
+    memset(res, 0, sizeof *res);
+    res->n = y->n_outputs;
+    res->v = mem_calloc(res->n ? res->n : 1, sizeof *res->v);
+    for (size_t i = 0; i < res->n; i++) {
+        fmpq_init(res->v[i].q);
+        res->v[i].name = y->outputs[i];
+        res->v[i].term = TERM_NONE;
+    }
+}
+
+/* Every output node by node. */
+static int eval_scalar(eval_result *res, sys *y, const eval_request *req, diag_list *d)
+{
+    memset(res, 0, sizeof *res);
+    size_t n = y->n_outputs;
+    term_id *terms = mem_calloc(n ? n : 1, sizeof *terms);
+    for (size_t i = 0; i < n; i++) terms[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
+    int bad = check_free_symbols(d, y, terms, n);
+    free(terms);
+    if (bad) return 1;
+    result_start(res, y);
+    size_t *which = mem_calloc(n ? n : 1, sizeof *which);
+    for (size_t i = 0; i < n; i++) which[i] = i;
+    int failed = scalar_values(res, y, req, d, which, n);
+    free(which);
     if (failed) { eval_result_clear(res); return 1; }
     return 0;
+}
+
+int eval_outputs_program(eval_result *res, sys *y, mat_program *p, const eval_request *req, diag_list *d)
+{
+    if (req->no_matrix || req->want_exact) return eval_scalar(res, y, req, d);
+    mateval m;
+    if (mateval_init(&m, p, y) != MATEVAL_OK || mateval_exact(&m) != MATEVAL_OK) {
+        mateval_clear(&m);
+        return eval_scalar(res, y, req, d);
+    }
+    result_start(res, y);
+    size_t n = res->n, left = n;
+    char *done = mem_calloc(n ? n : 1, 1);
+    for (size_t i = 0; i < n; i++) { /* the outputs whose terms are numbers */
+        if (!mateval_output_rational(res->v[i].q, &m, i)) continue;
+        fmpq_t q;
+        fmpq_init(q);
+        fmpq_set(q, res->v[i].q);
+        decide_rational(&res->v[i], q, req);
+        fmpq_clear(q);
+        done[i] = 1;
+        left--;
+    }
+    /* balls at the first two precisions, as the scalar loop tries them
+     * before it asks the exact value */
+    slong cap, prec = first_prec(req, &cap);
+    int failed = 0;
+    arb_t x;
+    arb_init(x);
+    for (int round = 0; round < 2 && left > 0; round++) {
+        if (round == 1) {
+            if (2 * prec > cap) break;
+            prec *= 2;
+        }
+        if (mateval_balls(&m, prec) != MATEVAL_OK) { failed = 1; break; }
+        for (size_t i = 0; i < n; i++) {
+            if (done[i]) continue;
+            /* an exact ball (exp(0) = 1, 1/2 of an lse row of two equal
+             * scores) would round a tie that the DAG's balls cannot: given
+             * a radius, such a value is left to the scalar path below */
+            arb_set(x, mateval_output_ball(&m, i));
+            if (arb_is_exact(x))
+                arb_add_error_2exp_si(x, (arf_is_zero(arb_midref(x)) ? 0 : arf_abs_bound_lt_2exp_si(arb_midref(x))) - prec);
+            if (decide_ball(&res->v[i], x, req, prec)) { done[i] = 1; left--; }
+        }
+    }
+    arb_clear(x);
+    mateval_clear(&m);
+    if (!failed) {
+        res->matrix = 1;
+        res->max_prec_used = prec;
+        if (left > 0) { /* undecided: node by node, as the scalar path would */
+            size_t *which = mem_calloc(left, sizeof *which), nw = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!done[i]) which[nw++] = i;
+            res->n_scalar = nw;
+            diag_list scratch;
+            diag_init(&scratch);
+            failed = scalar_values(res, y, req, &scratch, which, nw);
+            diag_clear(&scratch);
+            free(which);
+        }
+    }
+    free(done);
+    if (!failed) return 0;
+    /* the balls failed, or an error: the scalar path says what it is */
+    eval_result_clear(res);
+    return eval_scalar(res, y, req, d);
+}
+
+int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d)
+{
+    if (req->no_matrix || req->want_exact || y->n_free > 0 || y->n_outputs == 0) return eval_scalar(res, y, req, d);
+    mat_program p;
+    mat_program_init(&p, y->store);
+    mat_recognise(&p, y);
+    int status = eval_outputs_program(res, y, &p, req, d);
+    mat_program_clear(&p);
+    return status;
 }

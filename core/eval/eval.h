@@ -1,13 +1,16 @@
 /* eval: the values of a script's outputs. Rational values are exact (fmpq);
  * values with exp stay exact as exp-sum fractions (expval); decimals and
  * floating-point formats are correctly rounded from Arb balls, raising the
- * working precision until the ball decides (Ziv's strategy) up to a cap. */
+ * working precision until the ball decides (Ziv's strategy) up to a cap.
+ * Through the matrix program when it covers every output (core/eval/mateval),
+ * else node by node over the inlined DAG: the same bytes either way. */
 #ifndef HMP_EVAL_H
 #define HMP_EVAL_H
 
 #include "core/diag.h"
 #include "core/eval/fpfmt.h"
 #include "core/system.h"
+#include "rewrite/matrix.h"
 
 #define EVAL_DEFAULT_DIGITS 30
 #define EVAL_MAX_DIGITS 1000000
@@ -21,19 +24,23 @@ typedef struct eval_request {
     fp_format format;
     int want_exact;    /* the exact value of every output */
     slong max_prec;    /* cap on the working precision in bits; 0 = default */
+    int no_matrix;     /* the scalar path only (no matrix recognition) */
 } eval_request;
 
 typedef struct eval_value {
     term_id name;       /* the output (a SYM term) */
-    term_id term;       /* its value as a term over numbers */
-    int rational;       /* the value is a rational number: q */
+    term_id term;       /* its value as a term over numbers; TERM_NONE when
+                           the matrix program gave the value */
+    int rational;       /* the value was decided exactly as the rational q:
+                           its term is a number, or it lies on a rounding
+                           boundary (no ball can decide it) */
     int neg_inf;        /* the value is -inf (the output's term is -inf):
                            decimal and exact "-inf", bits of -inf */
     fmpq_t q;
     char *decimal;      /* correctly rounded to `digits` significant digits */
     uint64_t bits;      /* correctly rounded to the format (use_format) */
     char *format_value; /* that value as the shortest decimal reading back */
-    char *exact;        /* the exact value (want_exact, or rational) */
+    char *exact;        /* the exact value (want_exact, or rational above) */
     slong prec;         /* working precision that decided it; 0 = exactly */
 } eval_value;
 
@@ -41,13 +48,23 @@ typedef struct eval_result {
     eval_value *v;
     size_t n;
     slong max_prec_used;
+    int matrix;         /* the matrix program gave the values */
+    size_t n_scalar;    /* of those, outputs its balls left to the scalar path */
 } eval_result;
 
 void eval_request_init(eval_request *req);
 void eval_result_clear(eval_result *res);
 /* Evaluates every output of y. 0 on success; otherwise errors in d (a free
  * symbol, a domain error naming its relation, -inf where it has no value,
- * the precision cap) and res holds nothing to print. */
+ * the precision cap) and res holds nothing to print. Unless req->no_matrix
+ * or req->want_exact, recognises the matrix program of y first and goes
+ * through eval_outputs_program. */
 int eval_outputs(eval_result *res, sys *y, const eval_request *req, diag_list *d);
+/* The same with p, the matrix program recognised from y (mat_recognise):
+ * when p covers every output (mateval_init), its rational stages give the
+ * outputs that are numbers and its balls the others at the first two
+ * working precisions; what they leave undecided, and every output when p
+ * does not cover them or its balls fail, goes node by node. */
+int eval_outputs_program(eval_result *res, sys *y, mat_program *p, const eval_request *req, diag_list *d);
 
 #endif
