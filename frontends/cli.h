@@ -37,6 +37,10 @@ void cli_simplify_help(FILE *);
 int cli_verify(int argc, char **argv, FILE *out, FILE *err);
 void cli_verify_help(FILE *out);
 
+/* hmp check FILE|- --kernel naive|flash [--compute F] [--storage F] [--tile T] [--tol T] [--json] */
+int cli_check(int argc, char **argv, FILE *out, FILE *err);
+void cli_check_help(FILE *out);
+
 /* hmp cse FILE|- [--json | --emit c] [--no-restructure] [--dag-only] */
 int cli_cse(int, char **, FILE *, FILE *);
 void cli_cse_help(FILE *);

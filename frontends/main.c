@@ -16,6 +16,7 @@ static const command commands[] = {
     { "eval", cli_eval, cli_eval_help },
     { "simplify", cli_simplify, cli_simplify_help },
     { "verify", cli_verify, cli_verify_help },
+    { "check", cli_check, cli_check_help },
     { "cse", cli_cse, cli_cse_help },
     { "matrix", cli_matrix, cli_matrix_help },
     { "gen", cli_gen, cli_gen_help },
@@ -41,6 +42,9 @@ static void main_help(FILE *out)
           "  verify --q Q --k K --v V --out O\n"
           "                certify an attention output from .npy/safetensors files:\n"
           "                true values, errors in ULPs, a verdict (exit 0 pass, 1 fail)\n"
+          "  check FILE --kernel naive|flash\n"
+          "                run a reference kernel on a script's attention and certify\n"
+          "                every output entry against its bound (exit 0 pass, 1 fail)\n"
           "  cse FILE      the outputs as a straight-line program, common subexpressions\n"
           "                computed once; operation counts before and after (--json,\n"
           "                --emit c)\n"

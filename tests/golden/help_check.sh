@@ -1,0 +1,1 @@
+$HMP check --help
