@@ -4,6 +4,8 @@
 #include "core/mem.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,10 @@ int source_read_file(source *src, const char *path, char *err, size_t errlen)
         return -1;
     }
     size_t cap = 1 << 16, len = 0;
+    struct stat st; /* a regular file: read it into one block of its size */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size < ((uint64_t)1 << 40))
+        cap = (size_t)st.st_size + 2;
     char *text = mem_realloc(NULL, cap);
     for (;;) {
         if (len + 1 >= cap) {

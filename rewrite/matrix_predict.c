@@ -159,6 +159,13 @@ static int cmp_u64(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+static int sorted_u64(const uint64_t *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (v[i - 1] > v[i]) return 0;
+    return 1;
+}
+
 /* 1 when want is, provably, the entry (b, r, c) of the matrix product k, read
  * from the canonical forms of core/term.h without building terms: a product
  * of two distinct names is MUL(x, y) with x < y by id (x*x is POW(x, 2));
@@ -211,9 +218,9 @@ static int match_matmul(mat_program *p, uint32_t k, uint32_t b, uint32_t r, uint
         else
             ok = 0;
     }
-    if (ok) {
-        qsort(key, m, sizeof *key, cmp_u64);
-        qsort(got, n, sizeof *got, cmp_u64);
+    if (ok) { /* usually both are in order already: the sum's by its canonical form */
+        if (!sorted_u64(key, m)) qsort(key, m, sizeof *key, cmp_u64);
+        if (!sorted_u64(got, n)) qsort(got, n, sizeof *got, cmp_u64);
         for (uint32_t i = 0; i < n && ok; i++) ok = key[i] == got[i];
     }
     if (key != local) free(key);
