@@ -733,6 +733,10 @@ static void block_fast(entry_state *st, block_work *bw, const prob_work *pw_, co
     for (size_t ii = 0; ii < rb; ii++) block_row_weights(bw, ii, p, b, r0 + ii, sc, sc_rel);
     /* O and W numerators: partial products over blocks of keys, added in
      * order (the depth of blocked_depth) */
+    /* these products are small (at most VERIFY_KEY_BLOCK keys each): BLAS's own
+     * threads cost more to wake than they save, so one thread does them */
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads > 1) openblas_set_num_threads(1);
     for (int pass = 0; pass < 2; pass++) {
         double *acc = pass ? bw->wsum : bw->num;
         const double *vv = pass ? pw_->vabs : v;
@@ -744,6 +748,7 @@ static void block_fast(entry_state *st, block_work *bw, const prob_work *pw_, co
             for (size_t x = 0; x < rb * dv; x++) acc[x] += bw->part[x];
         }
     }
+    if (blas_threads > 1) openblas_set_num_threads(blas_threads);
     double u = U64, gn = gamma_n(blocked_depth(nk), u);
 #pragma omp parallel for schedule(static)
     for (size_t ii = 0; ii < rb; ii++) {
