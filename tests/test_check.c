@@ -15,35 +15,9 @@
 #include "core/system.h"
 #include "frontends/gen.h"
 #include "tests/testlib.h"
+#include "tests/testscript.h"
 
-typedef struct loaded {
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
-} loaded;
-
-static void load(loaded *L, const char *text)
-{
-    memset(L, 0, sizeof *L);
-    source_from_string(&L->src, "t.hmp", text, strlen(text));
-    term_store_init(&L->s);
-    script_init(&L->sc);
-    diag_init(&L->d);
-    int bad = parse_script(&L->sc, &L->s, &L->d, &L->src) != 0 || sys_build(&L->y, &L->s, &L->sc, &L->d) != 0;
-    if (bad) diag_print(stderr, &L->d);
-    cr_assert(!bad, "the script does not load:\n%s", text);
-}
-
-static void unload(loaded *L)
-{
-    sys_clear(&L->y);
-    diag_clear(&L->d);
-    script_clear(&L->sc);
-    term_store_clear(&L->s);
-    source_clear(&L->src);
-}
+typedef test_script loaded;
 
 static char *gen_text(uint32_t n, uint32_t d, uint32_t heads, int scale, int causal, uint64_t seed)
 {
@@ -176,7 +150,7 @@ Test(check, generated_blocks_pass)
         }
         char *text = gen_text(n, d, heads, scale, causal, 1 + it);
         loaded L;
-        load(&L, text);
+        test_script_load(&L, text);
         check_problem cp;
         char err[256];
         cr_assert_eq(check_prepare(&cp, &L.y, err, sizeof err), 0, "%s\n%s", err, text);
@@ -191,7 +165,7 @@ Test(check, generated_blocks_pass)
         assert_inputs(&L, &cp);
         check_all_pass(&cp);
         check_problem_clear(&cp);
-        unload(&L);
+        test_script_clear(&L);
         free(text);
     }
 }
@@ -202,7 +176,7 @@ Test(check, flash_one_tile_is_naive)
 {
     char *text = gen_text(6, 3, 2, 1, 0, 7);
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     check_problem cp;
     char err[256];
     cr_assert_eq(check_prepare(&cp, &L.y, err, sizeof err), 0, "%s", err);
@@ -223,7 +197,7 @@ Test(check, flash_one_tile_is_naive)
         free(flash);
     }
     check_problem_clear(&cp);
-    unload(&L);
+    test_script_clear(&L);
     free(text);
 }
 
@@ -232,7 +206,7 @@ Test(check, planted_error_is_reported)
 {
     char *text = gen_text(4, 3, 2, 1, 1, 11);
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     check_problem cp;
     char err[256];
     cr_assert_eq(check_prepare(&cp, &L.y, err, sizeof err), 0, "%s", err);
@@ -293,7 +267,7 @@ Test(check, planted_error_is_reported)
         free(out);
     }
     check_problem_clear(&cp);
-    unload(&L);
+    test_script_clear(&L);
     free(text);
 }
 
@@ -321,7 +295,7 @@ Test(check, rounds_each_input_once)
     char text[4096];
     snprintf(text, sizeof text, hand_script, "-1/7");
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     check_problem cp;
     char err[256];
     cr_assert_eq(check_prepare(&cp, &L.y, err, sizeof err), 0, "%s", err);
@@ -343,7 +317,7 @@ Test(check, rounds_each_input_once)
     cr_assert_eq(cp.v_st[5], -1.0 / 7.0);
     check_all_pass(&cp);
     check_problem_clear(&cp);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 Test(check, overflow_in_storage)
@@ -351,7 +325,7 @@ Test(check, overflow_in_storage)
     char text[4096];
     snprintf(text, sizeof text, hand_script, "100000");
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     check_problem cp;
     char err[256];
     cr_assert_eq(check_prepare(&cp, &L.y, err, sizeof err), 0, "%s", err);
@@ -363,20 +337,20 @@ Test(check, overflow_in_storage)
     double out[4];
     cr_assert_eq(check_kernel(out, &cp, &o), -1); /* stored in bf16, not f64 */
     check_problem_clear(&cp);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 static void expect_error(const char *text, const char *what)
 {
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     check_problem cp;
     char err[512];
     int rc = check_prepare(&cp, &L.y, err, sizeof err);
     cr_assert_eq(rc, -1, "accepted:\n%s", text);
     cr_assert(strstr(err, what), "'%s' not in '%s'", what, err);
     check_problem_clear(&cp);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 Test(check, not_attention)

@@ -19,36 +19,9 @@
 #include "frontends/gen.h"
 #include "rewrite/cse.h"
 #include "tests/testlib.h"
+#include "tests/testscript.h"
 
-typedef struct loaded {
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
-} loaded;
-
-static void load(loaded *L, const char *text)
-{
-    memset(L, 0, sizeof *L);
-    source_from_string(&L->src, "t.hmp", text, strlen(text));
-    term_store_init(&L->s);
-    script_init(&L->sc);
-    diag_init(&L->d);
-    int bad = parse_script(&L->sc, &L->s, &L->d, &L->src) != 0;
-    if (!bad) bad = sys_build(&L->y, &L->s, &L->sc, &L->d) != 0;
-    if (bad) diag_print(stderr, &L->d);
-    cr_assert(!bad, "the script does not load:\n%s", text);
-}
-
-static void unload(loaded *L)
-{
-    sys_clear(&L->y);
-    diag_clear(&L->d);
-    script_clear(&L->sc);
-    term_store_clear(&L->s);
-    source_clear(&L->src);
-}
+typedef test_script loaded;
 
 /* The program of text as HMP text, with its counts and inputs. */
 typedef struct result {
@@ -63,7 +36,7 @@ typedef struct result {
 static void run_cse(result *r, const char *text, const cse_options *opt)
 {
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     cse_program p;
     cr_assert_eq(cse_build(&p, &L.y, opt), 0);
     sb_init(&r->text);
@@ -77,7 +50,7 @@ static void run_cse(result *r, const char *text, const cse_options *opt)
     r->inputs = calloc(p.n_inputs + 1, sizeof *r->inputs);
     for (size_t i = 0; i < p.n_inputs; i++) r->inputs[i] = strdup(term_sym_name(&L.s, p.inputs[i]));
     cse_program_clear(&p);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 static void result_clear(result *r)
@@ -104,7 +77,7 @@ static result cse_default(const char *text)
 static size_t check_straight_line(const char *program)
 {
     loaded P;
-    load(&P, program);
+    test_script_load(&P, program);
     unsigned char *mark = calloc((size_t)term_count(&P.s) + 1, 1);
     for (size_t i = 0; i < P.sc.n_rels; i++) {
         memset(mark, 0, (size_t)term_count(&P.s) + 1);
@@ -118,7 +91,7 @@ static size_t check_straight_line(const char *program)
     }
     free(mark);
     size_t n = P.sc.n_rels;
-    unload(&P);
+    test_script_clear(&P);
     return n;
 }
 
@@ -126,7 +99,7 @@ static size_t check_straight_line(const char *program)
  * numbers (the inlining does the arithmetic exactly). */
 static void outputs_at(loaded *L, term_id **out, const char *text, char **names, const fmpq *vals, size_t n)
 {
-    load(L, text);
+    test_script_load(L, text);
     for (size_t i = 0; i < n; i++) {
         term_id sym = term_sym_cstr(&L->s, names[i]);
         term_id v = term_num(&L->s, vals + i);
@@ -200,8 +173,8 @@ static void agree_at(agree_stats *st, const char *original, const char *program,
     }
     free(ta);
     free(tb);
-    unload(&A);
-    unload(&B);
+    test_script_clear(&A);
+    test_script_clear(&B);
 }
 
 /* ---- random systems ---- */
@@ -357,9 +330,9 @@ static void check_random_systems(uint64_t seed, int count, int calls)
         fmpz_clear(bound);
         size_t lines = check_straight_line(sb_str(&res.text));
         loaded O;
-        load(&O, sb_str(&text));
+        test_script_load(&O, sb_str(&text));
         cr_assert_eq(lines, res.temps + O.y.n_outputs);
-        unload(&O);
+        test_script_clear(&O);
         fmpq *vals = _fmpq_vec_init((slong)res.n_inputs + 1);
         for (int k = 0; k < 2; k++) {
             random_point(vals, res.n_inputs, &r, calls);
@@ -736,7 +709,7 @@ static void check_c(const char *text, const fmpq *vals, size_t n_vals)
         return;
     }
     loaded L;
-    load(&L, text);
+    test_script_load(&L, text);
     cse_options opt;
     cse_options_init(&opt);
     cse_program p;
@@ -768,7 +741,7 @@ static void check_c(const char *text, const fmpq *vals, size_t n_vals)
     sb_clear(&diag);
     /* certified values of the same script at the same point */
     loaded R;
-    load(&R, text);
+    test_script_load(&R, text);
     int n_cmd = snprintf(cmd, sizeof cmd, "%s/prog", dir);
     for (size_t i = 0; i < n_vals; i++) {
         term_id sym = term_sym_cstr(&R.s, term_sym_name(&L.s, p.inputs[i]));
@@ -795,12 +768,12 @@ static void check_c(const char *text, const fmpq *vals, size_t n_vals)
     }
     cr_assert_eq(pclose(run), 0);
     eval_result_clear(&res);
-    unload(&R);
+    test_script_clear(&R);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
     sb_clear(&c);
     cse_program_clear(&p);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 Test(cse, emitted_c_computes_the_outputs)
@@ -892,7 +865,7 @@ Test(cse, output_without_real_value_is_an_error)
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         loaded L;
-        load(&L, cases[c][0]);
+        test_script_load(&L, cases[c][0]);
         cse_options opt;
         cse_options_init(&opt);
         cse_program p;
@@ -911,16 +884,16 @@ Test(cse, output_without_real_value_is_an_error)
         cr_assert(strstr(text, "t.hmp:"), "%s", text); /* at the relation, in the file */
         free(text);
         diag_clear(&d);
-        unload(&L);
+        test_script_clear(&L);
     }
     /* -inf itself and everything the store folds are values */
     loaded L;
-    load(&L, "a = -inf\nb = exp(-inf) + lse(x, -inf) + max(-inf, y)\n");
+    test_script_load(&L, "a = -inf\nb = exp(-inf) + lse(x, -inf) + max(-inf, y)\n");
     diag_list d;
     diag_init(&d);
     cr_assert_eq(cse_check_outputs(&d, &L.y), 0);
     diag_clear(&d);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 /* The C of lse: compiled, run, and compared with the certified values, with
@@ -948,7 +921,7 @@ Test(cse, emitted_c_computes_lse)
     _fmpq_vec_clear(vals, 6);
     /* the helper is emitted only for programs with an lse */
     loaded L;
-    load(&L, "a = exp(x) + 1\n");
+    test_script_load(&L, "a = exp(x) + 1\n");
     cse_options opt;
     cse_options_init(&opt);
     cse_program p;
@@ -959,7 +932,7 @@ Test(cse, emitted_c_computes_lse)
     cr_assert(!strstr(sb_str(&c), "hmp_lse"), "%s", sb_str(&c));
     sb_clear(&c);
     cse_program_clear(&p);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 /* ---- attention blocks: the counts of docs/CSE.md ---- */

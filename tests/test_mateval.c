@@ -15,35 +15,9 @@
 #include "frontends/gen.h"
 #include "rewrite/matrix.h"
 #include "tests/testlib.h"
+#include "tests/testscript.h"
 
-typedef struct loaded {
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
-} loaded;
-
-static void load(loaded *L, const char *text)
-{
-    memset(L, 0, sizeof *L);
-    source_from_string(&L->src, "t.hmp", text, strlen(text));
-    term_store_init(&L->s);
-    script_init(&L->sc);
-    diag_init(&L->d);
-    int bad = parse_script(&L->sc, &L->s, &L->d, &L->src) != 0 || sys_build(&L->y, &L->s, &L->sc, &L->d) != 0;
-    if (bad) diag_print(stderr, &L->d);
-    cr_assert(!bad, "the script does not load:\n%s", text);
-}
-
-static void unload(loaded *L)
-{
-    sys_clear(&L->y);
-    diag_clear(&L->d);
-    script_clear(&L->sc);
-    term_store_clear(&L->s);
-    source_clear(&L->src);
-}
+typedef test_script loaded;
 
 /* What `hmp eval` would print, every field of every value (or the errors),
  * and whether the matrix program gave the values. */
@@ -56,7 +30,7 @@ typedef struct outcome {
 static void evaluate(outcome *o, const char *script_text, const eval_request *req)
 {
     loaded L;
-    load(&L, script_text);
+    test_script_load(&L, script_text);
     eval_result res;
     memset(&res, 0, sizeof res);
     o->status = eval_outputs(&res, &L.y, req, &L.d);
@@ -76,7 +50,7 @@ static void evaluate(outcome *o, const char *script_text, const eval_request *re
     fclose(f);
     o->text = buf;
     if (!o->status) eval_result_clear(&res);
-    unload(&L);
+    test_script_clear(&L);
 }
 
 /* Evaluates text through the matrix program and node by node (each in a
@@ -217,7 +191,7 @@ Test(mateval, exact_entries_balls_and_doubles)
         random_attention(&opt, &rng);
         char *text = attention_text(&opt);
         loaded L;
-        load(&L, text);
+        test_script_load(&L, text);
         mat_program p;
         mat_program_init(&p, &L.s);
         mat_recognise(&p, &L.y);
@@ -258,7 +232,7 @@ Test(mateval, exact_entries_balls_and_doubles)
         free(dbl);
         mateval_clear(&m);
         mat_program_clear(&p);
-        unload(&L);
+        test_script_clear(&L);
         free(text);
     }
     cr_assert_gt(rationals, 0);
@@ -589,7 +563,7 @@ Test(mateval, found_rationals_depend_on_the_value)
 Test(mateval, doubles)
 {
     loaded L;
-    load(&L, "x_1_1 = 1\nx_1_2 = sqrt(2)\nx_2_1 = -1/2\nx_2_2 = 0\n"
+    test_script_load(&L, "x_1_1 = 1\nx_1_2 = sqrt(2)\nx_2_1 = -1/2\nx_2_2 = 0\n"
              "s_1_1 = x_1_1*x_1_1 + x_1_2*x_1_2\ns_1_2 = x_1_1*x_2_1 + x_1_2*x_2_2\n"
              "s_2_1 = x_2_1*x_1_1 + x_2_2*x_1_2\ns_2_2 = x_2_1*x_2_1 + x_2_2*x_2_2\n"
              "a_1_1 = exp(s_1_1)/(exp(s_1_1) + exp(s_1_2))\na_1_2 = exp(s_1_2)/(exp(s_1_1) + exp(s_1_2))\n"
@@ -615,5 +589,5 @@ Test(mateval, doubles)
     fmpq_clear(q);
     mateval_clear(&m);
     mat_program_clear(&p);
-    unload(&L);
+    test_script_clear(&L);
 }
