@@ -27,6 +27,7 @@ int source_read_file(source *src, const char *path, char *err, size_t errlen)
         (uint64_t)st.st_size < ((uint64_t)1 << 40))
         cap = (size_t)st.st_size + 2;
     char *text = mem_realloc(NULL, cap);
+    mem_populate(text, cap);
     for (;;) {
         if (len + 1 >= cap) {
             if (cap > ((size_t)1 << 40)) {

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 void mem_fail(void)
 {
@@ -31,4 +33,17 @@ char *mem_strdup(const char *s)
     char *p = mem_realloc(NULL, n);
     memcpy(p, s, n);
     return p;
+}
+
+void mem_populate(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+    long size = sysconf(_SC_PAGESIZE);
+    if (n < ((size_t)1 << 20) || size <= 0) return;
+    uintptr_t page = (uintptr_t)size, a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* a kernel without it says EINVAL: no matter */
+#else
+    (void)p;
+    (void)n;
+#endif
 }

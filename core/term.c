@@ -56,6 +56,7 @@ static void table_resize(term_store *s, uint32_t cap)
 {
     free(s->table);
     s->table = mem_calloc(cap, sizeof *s->table);
+    mem_populate(s->table, (size_t)cap * sizeof *s->table);
     s->table_mask = cap - 1;
     uint32_t log2cap = 0;
     while (((uint32_t)1 << log2cap) < cap) log2cap++;
@@ -177,13 +178,18 @@ void term_store_reserve(term_store *s, size_t nodes, size_t args)
     uint64_t want = (uint64_t)s->n_nodes + nodes;
     if (want > ((uint64_t)1 << 31) - 1) want = ((uint64_t)1 << 31) - 1;
     if (want > s->cap_nodes) {
+        uint32_t old = s->cap_nodes;
         s->cap_nodes = (uint32_t)want;
         s->nodes = mem_realloc(s->nodes, (size_t)s->cap_nodes * sizeof *s->nodes);
         s->ops = mem_realloc(s->ops, s->cap_nodes);
+        mem_populate(s->nodes + old, (size_t)(s->cap_nodes - old) * sizeof *s->nodes);
+        mem_populate(s->ops + old, s->cap_nodes - old);
     }
     if (s->n_pool + args > s->cap_pool && s->n_pool + args <= UINT32_MAX) {
+        size_t old = s->cap_pool;
         s->cap_pool = s->n_pool + args;
         s->pool = mem_realloc(s->pool, s->cap_pool * sizeof *s->pool);
+        mem_populate(s->pool + old, (s->cap_pool - old) * sizeof *s->pool);
     }
     uint64_t slots = (uint64_t)s->table_mask + 1;
     while (want * 4 > slots * 3 && slots < ((uint64_t)1 << 31)) slots *= 2;

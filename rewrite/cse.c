@@ -561,7 +561,7 @@ static void variant_build(variant *v, term_store *s, const term_id *roots, size_
     cse_ir_init(v->ir, s);
     v->memo_size = term_count(s) + 1;
     v->memo = mem_calloc(v->memo_size, sizeof *v->memo);
-    cse_populate(v->memo, v->memo_size * sizeof *v->memo);
+    mem_populate(v->memo, v->memo_size * sizeof *v->memo);
     v->roots = mem_realloc(NULL, (n ? n : 1) * sizeof *v->roots);
     cse_lower(v->roots, v->memo, v->ir, roots, n);
     if (tree) cse_tree_count(tree, v->ir, v->roots, n);

@@ -111,11 +111,6 @@ void cse_ir_init(cse_ir *ir, term_store *s);
  * call; every pass that needs per-node scratch takes it here. Whoever holds
  * it makes no node meanwhile (a resize of the table takes it too). */
 void *cse_scratch(cse_ir *ir, size_t n);
-/* Maps the pages of [p, p + n) at once (a large block about to be written
- * through): one call instead of a page fault per page, which costs much
- * more in a virtual machine. Does nothing for small blocks or where the
- * kernel cannot. */
-void cse_populate(void *p, size_t n);
 /* Room for `nodes` more nodes with `items` more items (a hint). */
 void cse_ir_reserve(cse_ir *ir, size_t nodes, size_t items);
 void cse_ir_clear(cse_ir *ir);

@@ -69,18 +69,6 @@ static void sort_refs(cse_ref *v, size_t n)
 
 /* ---- the store ---- */
 
-void cse_populate(void *p, size_t n)
-{
-#ifdef MADV_POPULATE_WRITE
-    long size = sysconf(_SC_PAGESIZE);
-    if (n < ((size_t)1 << 20) || size <= 0) return;
-    uintptr_t page = (uintptr_t)size, a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* a kernel without it says EINVAL: no matter */
-#else
-    (void)p;
-    (void)n;
-#endif
-}
 
 /* Room for cap nodes. */
 static void nodes_grow(cse_ir *ir, uint32_t cap)
@@ -95,9 +83,9 @@ static void nodes_grow(cse_ir *ir, uint32_t cap)
     memset(ir->fwd_bits + words, 0, (new_words - words) * sizeof *ir->fwd_bits);
     ir->listed = mem_realloc(ir->listed, new_words * sizeof *ir->listed);
     memset(ir->listed + words, 0, (new_words - words) * sizeof *ir->listed);
-    cse_populate(ir->nodes + old, (size_t)(cap - old) * sizeof *ir->nodes);
-    cse_populate(ir->fwd + old, (size_t)(cap - old) * sizeof *ir->fwd);
-    cse_populate(ir->kind + old, cap - old);
+    mem_populate(ir->nodes + old, (size_t)(cap - old) * sizeof *ir->nodes);
+    mem_populate(ir->fwd + old, (size_t)(cap - old) * sizeof *ir->fwd);
+    mem_populate(ir->kind + old, cap - old);
 }
 
 void cse_ir_init(cse_ir *ir, term_store *s)
@@ -122,7 +110,7 @@ void *cse_scratch(cse_ir *ir, size_t n)
         size_t cap = ir->cap_scratch + ir->cap_scratch / 2;
         if (cap < n) cap = n;
         ir->scratch = mem_realloc(ir->scratch, cap);
-        cse_populate((char *)ir->scratch + ir->cap_scratch, cap - ir->cap_scratch);
+        mem_populate((char *)ir->scratch + ir->cap_scratch, cap - ir->cap_scratch);
         ir->cap_scratch = cap;
     }
     return ir->scratch;
@@ -292,7 +280,7 @@ static void table_fill(cse_ir *ir, uint64_t slots, const uint64_t *hs, size_t n)
     } else {
         free(ir->table);
         ir->table = mem_calloc(slots, sizeof *ir->table);
-        cse_populate(ir->table, slots * sizeof *ir->table);
+        mem_populate(ir->table, slots * sizeof *ir->table);
         ir->table_mask = (uint32_t)(slots - 1);
         ir->table_bits = 0;
         while (((uint64_t)1 << ir->table_bits) < slots) ir->table_bits++;
@@ -385,7 +373,7 @@ static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uin
         size_t cap = ir->cap_pool + ir->cap_pool / 2;
         if (cap < ir->n_pool + n) cap = ir->n_pool + n;
         ir->pool = mem_realloc(ir->pool, cap * sizeof *ir->pool);
-        cse_populate(ir->pool + ir->cap_pool, (cap - ir->cap_pool) * sizeof *ir->pool);
+        mem_populate(ir->pool + ir->cap_pool, (cap - ir->cap_pool) * sizeof *ir->pool);
         ir->cap_pool = cap;
     }
     ir_invariant(ir->n_pool + n <= UINT32_MAX, "item pool full");
@@ -423,7 +411,7 @@ void cse_ir_reserve(cse_ir *ir, size_t nodes, size_t items)
         ir->cap_pool = ir->n_pool + items;
         ir->pool = mem_realloc(ir->pool, ir->cap_pool * sizeof *ir->pool);
     }
-    if (ir->n_pool + items <= ir->cap_pool) cse_populate(ir->pool + ir->n_pool, items * sizeof *ir->pool);
+    if (ir->n_pool + items <= ir->cap_pool) mem_populate(ir->pool + ir->n_pool, items * sizeof *ir->pool);
     if (ir->bulk) return; /* the table is made at the end */
     uint64_t slots = (uint64_t)ir->table_mask + 1;
     while ((uint64_t)want * 8 > slots * 7 && slots < ((uint64_t)1 << 31)) slots *= 2;
@@ -1065,10 +1053,10 @@ uint64_t cse_schedule(cse_ir *ir, const cse_ref *roots, size_t n, int lines)
         ir->depth = mem_realloc(NULL, ir->sched_cap);
         ir->cap_order = ir->sched_cap; /* every node at most once */
         ir->order = mem_realloc(NULL, ir->cap_order * sizeof *ir->order);
-        cse_populate(ir->uses, nn * sizeof *ir->uses);
-        cse_populate(ir->inner, nn);
-        cse_populate(ir->temp, nn * sizeof *ir->temp);
-        cse_populate(ir->depth, nn);
+        mem_populate(ir->uses, nn * sizeof *ir->uses);
+        mem_populate(ir->inner, nn);
+        mem_populate(ir->temp, nn * sizeof *ir->temp);
+        mem_populate(ir->depth, nn);
     }
     memset(ir->uses, 0, nn * sizeof *ir->uses);
     memset(ir->inner, 0, nn);
