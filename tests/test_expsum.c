@@ -27,6 +27,7 @@
 #include "rewrite/expsum.h"
 #include "rewrite/rules.h"
 #include "tests/testlib.h"
+#include "tests/testscript.h"
 
 static term_store S;
 static void setup(void) { term_store_init(&S); }
@@ -85,11 +86,7 @@ static void assert_step_decreases(const term_store *s, const rw_step *st)
 /* ---- scripts ---- */
 
 typedef struct loaded {
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
+    test_script t;
     term_id *terms; /* the simplified right-hand sides */
     expsum_simplifier x;
     int ran;
@@ -98,14 +95,7 @@ typedef struct loaded {
 static void load(loaded *L, const char *text)
 {
     memset(L, 0, sizeof *L);
-    source_from_string(&L->src, "t.hmp", text, strlen(text));
-    term_store_init(&L->s);
-    script_init(&L->sc);
-    diag_init(&L->d);
-    int bad = parse_script(&L->sc, &L->s, &L->d, &L->src) != 0;
-    if (!bad) bad = sys_build(&L->y, &L->s, &L->sc, &L->d) != 0;
-    if (bad) diag_print(stderr, &L->d);
-    cr_assert(!bad, "the script does not load:\n%s", text);
+    test_script_load(&L->t, text);
 }
 
 /* Simplifies every relation as `hmp simplify` does (default sets). */
@@ -115,10 +105,10 @@ static void simplify(loaded *L, int stable, int trace)
     expsum_options_init(&opt);
     opt.stable = stable;
     opt.trace = trace;
-    expsum_simplifier_init(&L->x, &L->s, &opt);
-    L->terms = calloc(L->sc.n_rels + 1, sizeof *L->terms);
-    for (size_t i = 0; i < L->sc.n_rels; i++) L->terms[i] = L->sc.rels[i].rhs;
-    expsum_run(&L->x, L->terms, L->sc.n_rels, &L->y);
+    expsum_simplifier_init(&L->x, &L->t.s, &opt);
+    L->terms = calloc(L->t.sc.n_rels + 1, sizeof *L->terms);
+    for (size_t i = 0; i < L->t.sc.n_rels; i++) L->terms[i] = L->t.sc.rels[i].rhs;
+    expsum_run(&L->x, L->terms, L->t.sc.n_rels, &L->t.y);
     L->ran = 1;
     cr_assert(!L->x.capped);
 }
@@ -127,17 +117,13 @@ static void unload(loaded *L)
 {
     if (L->ran) expsum_simplifier_clear(&L->x);
     free(L->terms);
-    sys_clear(&L->y);
-    diag_clear(&L->d);
-    script_clear(&L->sc);
-    term_store_clear(&L->s);
-    source_clear(&L->src);
+    test_script_clear(&L->t);
 }
 
 static size_t rel_index(const loaded *L, const char *name)
 {
-    for (size_t i = 0; i < L->sc.n_rels; i++)
-        if (strcmp(term_sym_name(&L->s, L->sc.rels[i].name), name) == 0) return i;
+    for (size_t i = 0; i < L->t.sc.n_rels; i++)
+        if (strcmp(term_sym_name(&L->t.s, L->t.sc.rels[i].name), name) == 0) return i;
     cr_assert_fail("no relation %s", name);
     return 0;
 }
@@ -145,8 +131,8 @@ static size_t rel_index(const loaded *L, const char *name)
 /* The simplified relation name is text (parsed in the script's store). */
 static void assert_rel(loaded *L, const char *name, const char *text)
 {
-    term_id got = L->terms[rel_index(L, name)], want = parse_in(&L->s, text);
-    char *g = infix_in(&L->s, got);
+    term_id got = L->terms[rel_index(L, name)], want = parse_in(&L->t.s, text);
+    char *g = infix_in(&L->t.s, got);
     cr_assert_eq(got, want, "%s = %s, want %s", name, g, text);
     free(g);
 }
@@ -155,17 +141,17 @@ static void assert_rel(loaded *L, const char *name, const char *text)
  * step of an engine decreases its set's measure. */
 static void assert_trace_replays(loaded *L)
 {
-    size_t n = L->sc.n_rels;
+    size_t n = L->t.sc.n_rels;
     term_id *roots = calloc(n + 1, sizeof *roots);
-    for (size_t i = 0; i < n; i++) roots[i] = L->sc.rels[i].rhs;
-    rw_replay(&L->s, roots, n, L->x.steps, L->x.n_steps);
+    for (size_t i = 0; i < n; i++) roots[i] = L->t.sc.rels[i].rhs;
+    rw_replay(&L->t.s, roots, n, L->x.steps, L->x.n_steps);
     for (size_t i = 0; i < n; i++) {
-        char *a = infix_in(&L->s, roots[i]), *b = infix_in(&L->s, L->terms[i]);
+        char *a = infix_in(&L->t.s, roots[i]), *b = infix_in(&L->t.s, L->terms[i]);
         cr_assert_eq(roots[i], L->terms[i], "relation %zu: replay gives %s, simplification %s", i, a, b);
         free(a);
         free(b);
     }
-    for (size_t i = 0; i < L->x.n_steps; i++) assert_step_decreases(&L->s, &L->x.steps[i]);
+    for (size_t i = 0; i < L->x.n_steps; i++) assert_step_decreases(&L->t.s, &L->x.steps[i]);
     free(roots);
 }
 
@@ -316,7 +302,7 @@ Test(expsum, seed_block_nine_entries_three_rows)
         char want[8];
         snprintf(want, sizeof want, "a%zu%zu", i / 3 + 1, i % 3 + 1);
         cr_assert_str_eq(st->rule->def->name, "softmax-entry");
-        cr_assert_str_eq(term_sym_name(&L.s, L.sc.rels[st->where].name), want);
+        cr_assert_str_eq(term_sym_name(&L.t.s, L.t.sc.rels[st->where].name), want);
     }
     assert_rel(&L, "a11", "exp(s11 - lse(s11, s12, s13))");
     assert_rel(&L, "a23", "exp(s23 - lse(s21, s22, s23))");
@@ -522,7 +508,7 @@ Test(expsum, masked_rows)
     assert_rel(&L, "o", "a21*v + a11*w");
     cr_assert_eq(L.x.report.n_masked, 1);
     const expsum_masked_row *m = &L.x.report.masked[0];
-    cr_assert_eq(m->row, term_lse(&L.s, (term_id[]){ term_sym_cstr(&L.s, "s21"), term_sym_cstr(&L.s, "s22") }, 2));
+    cr_assert_eq(m->row, term_lse(&L.t.s, (term_id[]){ term_sym_cstr(&L.t.s, "s21"), term_sym_cstr(&L.t.s, "s22") }, 2));
     cr_assert_eq(m->n_where, 2);
     cr_assert_eq(m->where[0], rel_index(&L, "a21"));
     cr_assert_eq(m->where[1], rel_index(&L, "a22"));

@@ -13,40 +13,25 @@
 #include "frontends/gen.h"
 #include "rewrite/matrix.h"
 #include "tests/testlib.h"
+#include "tests/testscript.h"
 
 typedef struct loaded {
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
+    test_script t;
     mat_program p;
 } loaded;
 
 /* Parses text and recognises it. */
 static void load(loaded *L, const char *text)
 {
-    memset(L, 0, sizeof *L);
-    source_from_string(&L->src, "t.hmp", text, strlen(text));
-    term_store_init(&L->s);
-    script_init(&L->sc);
-    diag_init(&L->d);
-    int bad = parse_script(&L->sc, &L->s, &L->d, &L->src) != 0;
-    if (!bad) bad = sys_build(&L->y, &L->s, &L->sc, &L->d) != 0;
-    if (bad) diag_print(stderr, &L->d);
-    cr_assert(!bad, "the script does not load:\n%s", text);
-    mat_program_init(&L->p, &L->s);
-    cr_assert_eq(mat_recognise(&L->p, &L->y), 0);
+    test_script_load(&L->t, text);
+    mat_program_init(&L->p, &L->t.s);
+    cr_assert_eq(mat_recognise(&L->p, &L->t.y), 0);
 }
 
 static void unload(loaded *L)
 {
     mat_program_clear(&L->p);
-    sys_clear(&L->y);
-    diag_clear(&L->d);
-    script_clear(&L->sc);
-    term_store_clear(&L->s);
-    source_clear(&L->src);
+    test_script_clear(&L->t);
 }
 
 /* The operation lines of the printed program ("K = X * Wk^T\n..."). */
@@ -287,12 +272,12 @@ Test(matrix, regen_parses_back_to_the_same_terms_in_any_line_order)
         script_init(&sc);
         diag_list d;
         diag_init(&d);
-        cr_assert_eq(parse_script(&sc, &L.s, &d, &src), 0);
-        cr_assert_eq(sc.n_rels, L.sc.n_rels);
+        cr_assert_eq(parse_script(&sc, &L.t.s, &d, &src), 0);
+        cr_assert_eq(sc.n_rels, L.t.sc.n_rels);
         for (size_t i = 0; i < sc.n_rels; i++) {
-            int32_t k = sys_relation_of(&L.y, sc.rels[i].name);
+            int32_t k = sys_relation_of(&L.t.y, sc.rels[i].name);
             cr_assert(k >= 0);
-            cr_assert_eq(sc.rels[i].rhs, L.sc.rels[k].rhs, "%s differs", term_sym_name(&L.s, sc.rels[i].name));
+            cr_assert_eq(sc.rels[i].rhs, L.t.sc.rels[k].rhs, "%s differs", term_sym_name(&L.t.s, sc.rels[i].name));
         }
         script_clear(&sc);
         diag_clear(&d);
@@ -333,7 +318,7 @@ Test(matrix, generated_blocks_scaled_causal_multi_head)
         char *ops = op_lines(&L);
         cr_assert_str_eq(ops, cases[i].ops, "case %zu:\n%s", i, ops);
         cr_assert_eq(L.p.n_scalar, 0, "case %zu", i);
-        cr_assert_eq(L.p.n_covered + L.p.n_literal, L.sc.n_rels);
+        cr_assert_eq(L.p.n_covered + L.p.n_literal, L.t.sc.n_rels);
         free(ops);
         unload(&L);
         free(text);
@@ -349,7 +334,7 @@ Test(matrix, scale_is_one_over_sqrt_d_exactly)
     for (size_t k = 0; k < L.p.n_ops; k++)
         if (strcmp(L.p.mats[L.p.ops[k].out].name, "S") == 0) s = &L.p.ops[k];
     cr_assert(s && s->code == MAT_OP_MATMUL);
-    term_id want = term_pow(&L.s, term_num_si(&L.s, 2, 1), term_num_si(&L.s, -1, 2));
+    term_id want = term_pow(&L.t.s, term_num_si(&L.t.s, 2, 1), term_num_si(&L.t.s, -1, 2));
     cr_assert_eq(s->scalar, want);
     cr_assert_eq(s->scale_each, 0);
     unload(&L);
@@ -511,7 +496,7 @@ static char *scalar_names(loaded *L)
     strbuf b;
     sb_init(&b);
     for (size_t i = 0; i < L->p.n_scalar; i++)
-        sb_printf(&b, "%s%s", i ? "," : "", term_sym_name(&L->s, L->sc.rels[L->p.scalar[i].rel].name));
+        sb_printf(&b, "%s%s", i ? "," : "", term_sym_name(&L->t.s, L->t.sc.rels[L->p.scalar[i].rel].name));
     char *r = strdup(sb_str(&b));
     sb_clear(&b);
     return r;
@@ -589,7 +574,7 @@ Test(matrix, literal_with_one_entry_not_constant)
     cr_assert_eq(L.p.n_covered, 6);
     cr_assert_eq(L.p.n_scalar, 1);
     cr_assert_eq(L.p.scalar[0].reason, MAT_REASON_NOT_CONSTANT);
-    cr_assert_str_eq(term_sym_name(&L.s, L.sc.rels[L.p.scalar[0].rel].name), "x2_2");
+    cr_assert_str_eq(term_sym_name(&L.t.s, L.t.sc.rels[L.p.scalar[0].rel].name), "x2_2");
     strbuf b;
     sb_init(&b);
     mat_print_json(&b, &L.p);
