@@ -320,16 +320,6 @@ void check_report_clear(check_report *r)
 }
 
 /* q = x exactly (x finite): x = m * 2^(e - 53) with m an integer. */
-static void fmpq_from_double(fmpq_t q, double x)
-{
-    int e;
-    double m = frexp(x, &e);
-    fmpz_set_d(fmpq_numref(q), ldexp(m, 53));
-    fmpz_one(fmpq_denref(q));
-    if (e - 53 >= 0) fmpq_mul_2exp(q, q, (ulong)(e - 53));
-    else fmpq_div_2exp(q, q, (ulong)(53 - e));
-}
-
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -429,7 +419,7 @@ int check_outputs(check_report *r, check_problem *cp, const double *out, const c
     vp.o = r->out;
     vp.causal = cp->masked;
     vp.scale_auto = 0;
-    fmpq_from_double(vp.scale, cp->scale); /* the kernel's scale, exactly */
+    fp_double_to_fmpq(vp.scale, cp->scale); /* the kernel's scale, exactly */
     vp.out_format = o->storage;
     vp.compute = o->compute;
     vp.bound_naive = o->kind == ATTN_NAIVE;

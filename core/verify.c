@@ -270,16 +270,6 @@ static int cmp_key_dot(const void *a, const void *b)
     return c ? c : (x->key > y->key) - (x->key < y->key);
 }
 
-/* r = x exactly. */
-static void fmpq_of_double(fmpq_t r, double x)
-{
-    arf_t a;
-    arf_init(a);
-    arf_set_d(a, x);
-    arf_get_fmpq(r, a);
-    arf_clear(a);
-}
-
 static void row_groups_make(row_groups *g, const verify_problem *p, size_t b, size_t i)
 {
     size_t nk = p->n_k, d = p->d;
@@ -295,8 +285,8 @@ static void row_groups_make(row_groups *g, const verify_problem *p, size_t b, si
         if (!visible(p, b, i, j)) continue;
         g->keys[n++] = j;
         for (size_t c = 0; c < d; c++) {
-            fmpq_of_double(a, q[c]);
-            fmpq_of_double(t, k[j * d + c]);
+            fp_double_to_fmpq(a, q[c]);
+            fp_double_to_fmpq(t, k[j * d + c]);
             fmpq_addmul(dots + j, a, t);
         }
     }
@@ -379,7 +369,7 @@ static int grouped_entry(entry_state *st, const verify_problem *p, size_t b, siz
     for (size_t x = 0; x < g->ng; x++) {
         for (size_t y = g->start[x]; y < g->start[x + 1]; y++) {
             double vj = v[g->keys[y] * dv + c];
-            fmpq_of_double(t, vj);
+            fp_double_to_fmpq(t, vj);
             fmpq_add(vg + x, vg + x, t);
             arb_set_d(w->t, fabs(vj));
             arb_add(ab + x, ab + x, w->t, prec);
@@ -422,8 +412,8 @@ static int grouped_entry(entry_state *st, const verify_problem *p, size_t b, siz
         else if (ok) {
             if (vlo == vhi) bits = fp_round_double(vlo, f);
             else if (format_next_up(vlo, f) == vhi) {
-                fmpq_of_double(beta, vlo);
-                fmpq_of_double(t, vhi);
+                fp_double_to_fmpq(beta, vlo);
+                fp_double_to_fmpq(t, vhi);
                 fmpq_add(beta, beta, t);
                 fmpq_div_2exp(beta, beta, 1);
                 int s = side_of(wg, vg, g, beta, prec, w->l, w->t);
@@ -445,7 +435,7 @@ static int grouped_entry(entry_state *st, const verify_problem *p, size_t b, siz
                 double pw = ldexp(1.0, e - 1);
                 if (!(pw > alo) || ulp_of(pw * 0.75, f) != ulp_of(alo, f)) ok = 0;
                 else {
-                    fmpq_of_double(beta, sgn > 0 ? pw : -pw);
+                    fp_double_to_fmpq(beta, sgn > 0 ? pw : -pw);
                     int s = side_of(wg, vg, g, beta, prec, w->l, w->t);
                     if (s == 2) ok = 0;
                     else ulp = (s * sgn >= 0) ? ulp_of(pw, f) : ulp_of(alo, f);

@@ -1163,3 +1163,39 @@ Test(fpfmt, decimal_ten_thousand_digits)
     fmpq_clear(q);
     sb_clear(&b);
 }
+
+Test(fpfmt, double_to_fmpq_is_exact)
+{
+    fmpq_t q, w;
+    fmpq_init(q);
+    fmpq_init(w);
+    fp_double_to_fmpq(q, 0.1); /* 0.1 is 3602879701896397 / 2^55 */
+    fmpq_set_str(w, "3602879701896397/36028797018963968", 10);
+    cr_assert(fmpq_equal(q, w));
+    fp_double_to_fmpq(q, -0.0);
+    cr_assert(fmpq_is_zero(q));
+    fp_double_to_fmpq(q, -0x1p-1074); /* the smallest subnormal */
+    fmpq_set_si(w, -1, 1);
+    fmpq_div_2exp(w, w, 1074);
+    cr_assert(fmpq_equal(q, w));
+    fp_double_to_fmpq(q, 0x1.fffffffffffffp1023); /* the largest double: (2^53 - 1) 2^971 */
+    fmpz_set_ui(fmpq_numref(w), 1);
+    fmpz_mul_2exp(fmpq_numref(w), fmpq_numref(w), 53);
+    fmpz_sub_ui(fmpq_numref(w), fmpq_numref(w), 1);
+    fmpz_mul_2exp(fmpq_numref(w), fmpq_numref(w), 971);
+    fmpz_one(fmpq_denref(w));
+    cr_assert(fmpq_equal(q, w));
+    /* round trip through the rounding to f64 for random doubles */
+    test_rng r = { 71 };
+    for (int i = 0; i < 1000 * test_multiplier(); i++) {
+        uint64_t bits = test_rand(&r);
+        if (i % 2) bits &= ~((uint64_t)0x7ff << 52); /* half of them subnormal */
+        double x;
+        memcpy(&x, &bits, sizeof x);
+        if (!isfinite(x)) continue;
+        fp_double_to_fmpq(q, x);
+        cr_assert_eq(fp_round_fmpq(q, FP_F64), bits, "%a", x);
+    }
+    fmpq_clear(q);
+    fmpq_clear(w);
+}

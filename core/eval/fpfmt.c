@@ -570,3 +570,12 @@ void fp_print_value(strbuf *out, uint64_t bits, fp_format f)
     fmpz_clear(r);
     fmpz_clear(best);
 }
+
+void fp_double_to_fmpq(fmpq_t q, double x)
+{
+    arf_t a;
+    arf_init(a);
+    arf_set_d(a, x);
+    arf_get_fmpq(q, a);
+    arf_clear(a);
+}

@@ -35,6 +35,8 @@ double fp_bits_to_double(uint64_t bits, fp_format f);
 uint64_t fp_round_fmpq(const fmpq_t q, fp_format f);
 uint64_t fp_round_arf(const arf_t x, fp_format f);
 uint64_t fp_round_double(double x, fp_format f); /* NaN gives a quiet NaN */
+/* q = x exactly (x finite: every double is a rational). */
+void fp_double_to_fmpq(fmpq_t q, double x);
 /* Correct rounding of the real number inside the ball x: 1 and *bits when
  * every point of x rounds to the same value, 0 otherwise (ask for a tighter
  * ball). Rounding is monotonic, so rounding both endpoints decides it. */
