@@ -17,33 +17,58 @@ TEST_LIBS := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion
 DEB_PACKAGES := libgmp-dev libmpfr-dev libflint-dev libflint-arb-dev libcriterion-dev \
                 libreadline-dev libopenblas-dev pkg-config python3-numpy
 
-LIB_SRC := $(sort $(wildcard core/*.c core/eval/*.c core/kernels/*.c rewrite/*.c) \
-                  $(filter-out frontends/main.c,$(wildcard frontends/*.c)))
+# One layer per folder, each built into its own archive and allowed to use
+# only the layers listed after it (docs/ARCHITECTURE.md). A file that includes
+# a layer it may not use, or an archive that needs a symbol of one, fails the
+# build (tests/lib/layers.sh).
+LAYERS := core program rewrite eval attention io frontends
+LAYER_DEPS := core: program:core rewrite:program,core eval:program,core \
+              attention:eval,rewrite,program,core io:attention,eval,rewrite,program,core \
+              frontends:io,attention,eval,rewrite,program,core
+layer_src = $(sort $(filter-out frontends/main.c,$(wildcard $(1)/*.c)))
+LIB_SRC := $(foreach l,$(LAYERS),$(call layer_src,$(l)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
-TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH_SRC := $(sort $(wildcard tests/bench_*.c))
-BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+# the archives in link order: a layer before the layers it uses
+LAYER_LIBS := $(foreach l,frontends io attention eval rewrite program core,$(BUILD)/lib/libhmp-$(l).a)
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check demo deps bench sanitize asan ubsan clean golden tests
 # keep the objects of test programs (no "rm" chatter)
 .SECONDARY:
 
-all: $(BUILD)/hmp $(BUILD)/libhmp.a
+all: $(BUILD)/hmp $(BUILD)/libhmp.a $(BUILD)/layers.ok
 
 $(BUILD)/libhmp.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/hmp: $(BUILD)/frontends/main.o $(BUILD)/libhmp.a
+define layer_rule
+$(BUILD)/lib/libhmp-$(1).a: $(patsubst %.c,$(BUILD)/%.o,$(call layer_src,$(1)))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	@ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+$(BUILD)/hmp: $(BUILD)/frontends/main.o $(LAYER_LIBS)
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/layers.ok: tests/lib/layers.sh $(LAYER_LIBS) $(wildcard $(LAYERS:%=%/*.[ch]))
+	@tests/lib/layers.sh . $(BUILD)/lib $(LAYER_DEPS)
+	@touch $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libhmp.a
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libhmp.a
+	@$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
+
+$(BUILD)/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(BUILD)/libhmp.a
 	@$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LIBS)
 
 tests: $(TEST_BIN) $(BENCH_BIN)
@@ -84,4 +109,4 @@ deps:
 clean:
 	rm -rf $(BUILD) $(BUILD)-san $(BUILD)-bench
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/frontends/main.d $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/frontends/main.d $(TEST_SRC:%.c=$(BUILD)/%.d) $(BENCH_SRC:%.c=$(BUILD)/%.d)

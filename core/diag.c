@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 
 int source_read_file(source *src, const char *path, char *err, size_t errlen)
 {
@@ -112,8 +112,8 @@ static void diag_vadd(diag_list *d, diag_level level, const source *src, src_pos
         d->items = mem_realloc(d->items, d->cap * sizeof *d->items);
     }
     strbuf b;
-    sb_init(&b);
-    sb_vprintf(&b, fmt, ap);
+    strbuf_init(&b);
+    strbuf_vprintf(&b, fmt, ap);
     diag *g = &d->items[d->n++];
     g->level = level;
     g->src = src;
@@ -159,33 +159,33 @@ static void print_source_line(FILE *out, const source *src, src_pos pos)
     if (off - start > LINE_WINDOW / 2) { from = off - LINE_WINDOW / 2; cut_left = 1; }
     if (to - from > LINE_WINDOW) { to = from + LINE_WINDOW; cut_right = 1; }
     strbuf line, caret;
-    sb_init(&line);
-    sb_init(&caret);
-    sb_puts(&line, "  ");
-    sb_puts(&caret, "  ");
-    if (cut_left) { sb_puts(&line, "..."); sb_puts(&caret, "   "); }
+    strbuf_init(&line);
+    strbuf_init(&caret);
+    strbuf_puts(&line, "  ");
+    strbuf_puts(&caret, "  ");
+    if (cut_left) { strbuf_puts(&line, "..."); strbuf_puts(&caret, "   "); }
     for (size_t i = from; i < to; i++) {
         unsigned char c = (unsigned char)src->text[i];
         int shown = 1;
-        if (c == '\t') sb_putc(&line, '\t');
-        else if (c >= 0x20 && c < 0x7f) sb_putc(&line, (char)c);
+        if (c == '\t') strbuf_putc(&line, '\t');
+        else if (c >= 0x20 && c < 0x7f) strbuf_putc(&line, (char)c);
         else if (c >= 0xc0 && c < 0xf8 && i + 1 < to && ((unsigned char)src->text[i + 1] & 0xc0) == 0x80) {
             /* a UTF-8 sequence: copy it whole, one column */
             size_t k = i + 1;
             while (k < to && ((unsigned char)src->text[k] & 0xc0) == 0x80 && k - i < 4) k++;
             if (i < off && k > off) off = i; /* caret on the sequence's first byte */
-            sb_putn(&line, src->text + i, k - i);
-            if (i < off) sb_putc(&caret, ' ');
+            strbuf_putn(&line, src->text + i, k - i);
+            if (i < off) strbuf_putc(&caret, ' ');
             i = k - 1;
             continue;
-        } else sb_putc(&line, '?');
-        if (i < off && shown) sb_putc(&caret, c == '\t' ? '\t' : ' ');
+        } else strbuf_putc(&line, '?');
+        if (i < off && shown) strbuf_putc(&caret, c == '\t' ? '\t' : ' ');
     }
-    if (cut_right) sb_puts(&line, "...");
-    sb_putc(&caret, '^');
-    fprintf(out, "%s\n%s\n", sb_str(&line), sb_str(&caret));
-    sb_clear(&line);
-    sb_clear(&caret);
+    if (cut_right) strbuf_puts(&line, "...");
+    strbuf_putc(&caret, '^');
+    fprintf(out, "%s\n%s\n", strbuf_str(&line), strbuf_str(&caret));
+    strbuf_clear(&line);
+    strbuf_clear(&caret);
 }
 
 void diag_print(FILE *out, const diag_list *d)

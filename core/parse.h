@@ -3,8 +3,8 @@
 #ifndef HMP_PARSE_H
 #define HMP_PARSE_H
 
-#include "diag.h"
-#include "term.h"
+#include "core/diag.h"
+#include "core/term.h"
 
 /* Parser limits; past them a clear error, never a crash. */
 #define PARSE_MAX_DEPTH 10000        /* nesting of parentheses, calls, unary ops */

@@ -83,21 +83,21 @@ static void put_fmpz_abs(strbuf *out, const fmpz_t z)
 {
     if (fmpz_fits_si(z)) {
         slong v = fmpz_get_si(z);
-        sb_printf(out, "%lu", v < 0 ? 0UL - (unsigned long)v : (unsigned long)v);
+        strbuf_printf(out, "%lu", v < 0 ? 0UL - (unsigned long)v : (unsigned long)v);
         return;
     }
     char *str = fmpz_get_str(NULL, 10, z);
-    sb_puts(out, str[0] == '-' ? str + 1 : str);
+    strbuf_puts(out, str[0] == '-' ? str + 1 : str);
     flint_free(str);
 }
 
 /* A number as infix: 3, -3, 3/7, -3/7 (negated when neg is set). */
 static void put_num_infix(strbuf *out, const fmpq *v, int neg)
 {
-    if (fmpq_sgn(v) * (neg ? -1 : 1) < 0) sb_putc(out, '-');
+    if (fmpq_sgn(v) * (neg ? -1 : 1) < 0) strbuf_putc(out, '-');
     put_fmpz_abs(out, fmpq_numref(v));
     if (!fmpz_is_one(fmpq_denref(v))) {
-        sb_putc(out, '/');
+        strbuf_putc(out, '/');
         put_fmpz_abs(out, fmpq_denref(v));
     }
 }
@@ -363,9 +363,9 @@ static void expand_infix(printer *p, const item *it)
     term_op op = term_op_of(s, t);
     switch (op) {
     case OP_NUM: put_num_infix(p->out, term_value(s, t), it->neg); return;
-    case OP_SYM: sb_puts(p->out, term_sym_name(s, t)); return;
+    case OP_SYM: strbuf_puts(p->out, term_sym_name(s, t)); return;
     case OP_ADD: expand_sum(p, t); return;
-    case OP_NINF: sb_puts(p->out, "-inf"); return;
+    case OP_NINF: strbuf_puts(p->out, "-inf"); return;
     case OP_MUL:
         if (term_has_ninf(s, t)) expand_formal_product(p, t, it->neg, it->min);
         else expand_product_infix(p, t, it->neg, it->min);
@@ -467,50 +467,50 @@ static void put_latex_name(strbuf *out, const char *name)
     int ok = letters > 0 && index_tail_ok(tail);
     for (size_t i = 0; ok && i < head; i++) ok = is_alnum(name[i]);
     if (!ok) {
-        sb_puts(out, "\\mathrm{");
+        strbuf_puts(out, "\\mathrm{");
         for (const char *c = name; *c; c++) {
-            if (*c == '_') sb_puts(out, "\\_");
-            else sb_putc(out, *c);
+            if (*c == '_') strbuf_puts(out, "\\_");
+            else strbuf_putc(out, *c);
         }
-        sb_putc(out, '}');
+        strbuf_putc(out, '}');
         return;
     }
     int is_greek = 0;
     for (size_t i = 0; i < sizeof greek / sizeof greek[0]; i++)
         if (strlen(greek[i]) == letters && strncmp(greek[i], name, letters) == 0) is_greek = 1;
     if (letters == 1) {
-        sb_putc(out, name[0]);
+        strbuf_putc(out, name[0]);
     } else if (is_greek) {
-        sb_putc(out, '\\');
-        sb_putn(out, name, letters);
+        strbuf_putc(out, '\\');
+        strbuf_putn(out, name, letters);
     } else {
-        sb_puts(out, "\\mathrm{");
-        sb_putn(out, name, letters);
-        sb_putc(out, '}');
+        strbuf_puts(out, "\\mathrm{");
+        strbuf_putn(out, name, letters);
+        strbuf_putc(out, '}');
     }
     if (letters == head && *tail == '\0') return;
-    sb_puts(out, "_{");
-    sb_putn(out, name + letters, head - letters);
+    strbuf_puts(out, "_{");
+    strbuf_putn(out, name + letters, head - letters);
     if (*tail) {
-        if (letters < head) sb_putc(out, ',');
+        if (letters < head) strbuf_putc(out, ',');
         const char *end = tail + strlen(tail) - (*tail == '[');
-        for (const char *c = tail + 1; c < end; c++) sb_putc(out, *c == '_' ? ',' : *c);
+        for (const char *c = tail + 1; c < end; c++) strbuf_putc(out, *c == '_' ? ',' : *c);
     }
-    sb_puts(out, "}");
+    strbuf_puts(out, "}");
 }
 
 static void put_num_latex(strbuf *out, const fmpq *v, int neg)
 {
-    if (fmpq_sgn(v) * (neg ? -1 : 1) < 0) sb_putc(out, '-');
+    if (fmpq_sgn(v) * (neg ? -1 : 1) < 0) strbuf_putc(out, '-');
     if (fmpz_is_one(fmpq_denref(v))) {
         put_fmpz_abs(out, fmpq_numref(v));
         return;
     }
-    sb_puts(out, "\\frac{");
+    strbuf_puts(out, "\\frac{");
     put_fmpz_abs(out, fmpq_numref(v));
-    sb_puts(out, "}{");
+    strbuf_puts(out, "}{");
     put_fmpz_abs(out, fmpq_denref(v));
-    sb_putc(out, '}');
+    strbuf_putc(out, '}');
 }
 
 /* Whether a factor's LaTeX starts with a digit (2^{\frac{1}{3}}): then it is
@@ -593,7 +593,7 @@ static void expand_latex(printer *p, const item *it)
     case OP_NUM: put_num_latex(p->out, term_value(s, t), it->neg); return;
     case OP_SYM: put_latex_name(p->out, term_sym_name(s, t)); return;
     case OP_ADD: expand_sum(p, t); return;
-    case OP_NINF: sb_puts(p->out, "-\\infty"); return;
+    case OP_NINF: strbuf_puts(p->out, "-\\infty"); return;
     case OP_MUL:
         if (term_has_ninf(s, t)) expand_formal_product(p, t, it->neg, it->min);
         else expand_product_latex(p, t, it->neg, it->min);
@@ -656,7 +656,7 @@ static void print_text(strbuf *out, const term_store *s, term_id t, int latex)
     while (p.stack.n > 0) {
         item it = p.stack.v[--p.stack.n];
         switch (it.kind) {
-        case ITEM_TEXT: sb_puts(out, it.text); continue;
+        case ITEM_TEXT: strbuf_puts(out, it.text); continue;
         case ITEM_NUMER: put_fmpz_abs(out, fmpq_numref(term_value(s, it.t))); continue;
         case ITEM_DENOM: put_fmpz_abs(out, fmpq_denref(term_value(s, it.t))); continue;
         default: break;
@@ -686,18 +686,18 @@ void print_latex(strbuf *out, const term_store *s, term_id t) { print_text(out, 
  * as \n, other control bytes dropped. */
 static void put_dot_string(strbuf *out, const char *text)
 {
-    sb_putc(out, '"');
+    strbuf_putc(out, '"');
     for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
         if (*c == '"' || *c == '\\') {
-            sb_putc(out, '\\');
-            sb_putc(out, (char)*c);
+            strbuf_putc(out, '\\');
+            strbuf_putc(out, (char)*c);
         } else if (*c == '\n') {
-            sb_puts(out, "\\n");
+            strbuf_puts(out, "\\n");
         } else if (*c >= 0x20) {
-            sb_putc(out, (char)*c);
+            strbuf_putc(out, (char)*c);
         }
     }
-    sb_putc(out, '"');
+    strbuf_putc(out, '"');
 }
 
 void print_dot(strbuf *out, const term_store *s, const term_id *roots, const char *const *labels, size_t n)
@@ -709,51 +709,51 @@ void print_dot(strbuf *out, const term_store *s, const term_id *roots, const cha
         if (roots[i] > count) broken("no such term", roots[i]);
     term_mark_reachable(mark, s, roots, n);
     strbuf label;
-    sb_init(&label);
-    sb_puts(out, "digraph hmp {\n  ordering=out;\n  node [fontname=\"Helvetica\"];\n");
+    strbuf_init(&label);
+    strbuf_puts(out, "digraph hmp {\n  ordering=out;\n  node [fontname=\"Helvetica\"];\n");
     /* increasing ids: arguments before their parents, same order every run */
     for (term_id t = 1; t <= count; t++) {
         if (!mark[t]) continue;
         term_op op = term_op_of(s, t);
         const char *shape = "ellipse";
-        sb_reset(&label);
+        strbuf_reset(&label);
         switch (op) {
         case OP_NUM:
             put_num_infix(&label, term_value(s, t), 0);
             shape = "plaintext";
             break;
-        case OP_SYM: sb_puts(&label, term_sym_name(s, t)); break;
-        case OP_ADD: sb_puts(&label, "+"); shape = "circle"; break;
-        case OP_MUL: sb_puts(&label, "*"); shape = "circle"; break;
-        case OP_POW: sb_puts(&label, "^"); shape = "circle"; break;
-        case OP_NINF: sb_puts(&label, "-inf"); shape = "plaintext"; break;
+        case OP_SYM: strbuf_puts(&label, term_sym_name(s, t)); break;
+        case OP_ADD: strbuf_puts(&label, "+"); shape = "circle"; break;
+        case OP_MUL: strbuf_puts(&label, "*"); shape = "circle"; break;
+        case OP_POW: strbuf_puts(&label, "^"); shape = "circle"; break;
+        case OP_NINF: strbuf_puts(&label, "-inf"); shape = "plaintext"; break;
         default:
             if (!call_name(op)) broken("unknown operator", t);
-            sb_puts(&label, call_name(op));
+            strbuf_puts(&label, call_name(op));
             shape = "box";
             break;
         }
-        sb_printf(out, "  n%u [shape=%s, label=", (unsigned)t, shape);
-        put_dot_string(out, sb_str(&label));
-        sb_puts(out, "];\n");
+        strbuf_printf(out, "  n%u [shape=%s, label=", (unsigned)t, shape);
+        put_dot_string(out, strbuf_str(&label));
+        strbuf_puts(out, "];\n");
         uint32_t k = term_nargs(s, t);
         for (uint32_t i = 0; i < k; i++) {
-            sb_printf(out, "  n%u -> n%u", (unsigned)t, (unsigned)term_arg(s, t, i));
+            strbuf_printf(out, "  n%u -> n%u", (unsigned)t, (unsigned)term_arg(s, t, i));
             /* the one operator whose argument order matters */
-            if (op == OP_POW) sb_printf(out, " [label=\"%u\"]", (unsigned)i);
-            sb_puts(out, ";\n");
+            if (op == OP_POW) strbuf_printf(out, " [label=\"%u\"]", (unsigned)i);
+            strbuf_puts(out, ";\n");
         }
     }
     for (size_t i = 0; i < n; i++) {
-        sb_reset(&label);
-        if (labels && labels[i]) sb_puts(&label, labels[i]);
-        else sb_printf(&label, "root %zu", i);
-        sb_printf(out, "  r%zu [shape=box, style=bold, label=", i);
-        put_dot_string(out, sb_str(&label));
-        sb_puts(out, "];\n");
-        if (roots[i] != TERM_NONE) sb_printf(out, "  r%zu -> n%u;\n", i, (unsigned)roots[i]);
+        strbuf_reset(&label);
+        if (labels && labels[i]) strbuf_puts(&label, labels[i]);
+        else strbuf_printf(&label, "root %zu", i);
+        strbuf_printf(out, "  r%zu [shape=box, style=bold, label=", i);
+        put_dot_string(out, strbuf_str(&label));
+        strbuf_puts(out, "];\n");
+        if (roots[i] != TERM_NONE) strbuf_printf(out, "  r%zu -> n%u;\n", i, (unsigned)roots[i]);
     }
-    sb_puts(out, "}\n");
-    sb_clear(&label);
+    strbuf_puts(out, "}\n");
+    strbuf_clear(&label);
     free(mark);
 }

@@ -3,8 +3,8 @@
 #ifndef HMP_PRINT_H
 #define HMP_PRINT_H
 
-#include "buf.h"
-#include "term.h"
+#include "core/strbuf.h"
+#include "core/term.h"
 
 /* Infix with minimal parentheses; parse_expr of the text gives t again. */
 void print_infix(strbuf *out, const term_store *s, term_id t);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 
 /* Cycles reported per build; more are counted only in the return value. */
 #define SYS_MAX_CYCLES 5
@@ -139,21 +139,21 @@ static void report_cycle(sys *y, diag_list *d, const uint32_t *cyc, size_t len)
     const script *sc = y->scr;
     term_store *s = y->store;
     strbuf b;
-    sb_init(&b);
-    sb_puts(&b, "dependency cycle: ");
+    strbuf_init(&b);
+    strbuf_puts(&b, "dependency cycle: ");
     for (size_t j = 0; j < len; j++) {
         if (len > SYS_CYCLE_HEAD + SYS_CYCLE_TAIL + 1 && j == SYS_CYCLE_HEAD) {
-            sb_puts(&b, "... -> ");
+            strbuf_puts(&b, "... -> ");
             j = len - SYS_CYCLE_TAIL - 1;
             continue;
         }
-        sb_puts(&b, term_sym_name(s, sc->rels[cyc[j]].name));
-        sb_puts(&b, " -> ");
+        strbuf_puts(&b, term_sym_name(s, sc->rels[cyc[j]].name));
+        strbuf_puts(&b, " -> ");
     }
-    sb_puts(&b, term_sym_name(s, sc->rels[cyc[0]].name));
-    if (len > SYS_CYCLE_HEAD + SYS_CYCLE_TAIL + 1) sb_printf(&b, " (%zu relations)", len);
-    diag_error(d, sc->src, sc->rels[cyc[0]].name_pos, "%s", sb_str(&b));
-    sb_clear(&b);
+    strbuf_puts(&b, term_sym_name(s, sc->rels[cyc[0]].name));
+    if (len > SYS_CYCLE_HEAD + SYS_CYCLE_TAIL + 1) strbuf_printf(&b, " (%zu relations)", len);
+    diag_error(d, sc->src, sc->rels[cyc[0]].name_pos, "%s", strbuf_str(&b));
+    strbuf_clear(&b);
 }
 
 /* Depth-first search in script order with an explicit stack; a relation is

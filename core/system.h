@@ -4,9 +4,9 @@
 #ifndef HMP_SYSTEM_H
 #define HMP_SYSTEM_H
 
-#include "diag.h"
-#include "parse.h"
-#include "term.h"
+#include "core/diag.h"
+#include "core/parse.h"
+#include "core/term.h"
 
 typedef struct sys {
     term_store *store;

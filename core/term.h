@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "num.h"
+#include "core/num.h"
 
 typedef uint32_t term_id;
 #define TERM_NONE ((term_id)0) /* never a valid term */

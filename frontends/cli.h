@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 
 #define HMP_VERSION "0.1.0"
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/check.h"
+#include "core/strbuf.h"
+#include "attention/check.h"
 #include "frontends/input.h"
 
 static const char check_usage[] =
@@ -118,12 +118,12 @@ int cli_check(int argc, char **argv, FILE *out, FILE *err)
             status = CLI_EXIT_INPUT;
         } else {
             strbuf b;
-            sb_init(&b);
+            strbuf_init(&b);
             if (json) check_print_json(&b, &cp, &r, &o);
             else check_print(&b, &cp, &r, &o);
             status = cli_write(out, err, &b);
             if (status == CLI_EXIT_OK && !r.vr.pass) status = 1;
-            sb_clear(&b);
+            strbuf_clear(&b);
         }
         check_report_clear(&r);
         check_problem_clear(&cp);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/mem.h"
 #include "frontends/input.h"
 #include "rewrite/cse.h"
@@ -136,12 +136,12 @@ int cli_cse(int argc, char **argv, FILE *out, FILE *err)
             status = CLI_EXIT_INPUT;
         } else {
             strbuf b;
-            sb_init(&b);
+            strbuf_init(&b);
             if (emit_c) cse_emit_c(&b, &p);
             else if (json) cse_print_json(&b, &p);
             else cse_print(&b, &p);
             status = cli_write(out, err, &b);
-            sb_clear(&b);
+            strbuf_clear(&b);
         }
         cse_program_clear(&p);
     }

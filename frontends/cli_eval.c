@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/eval/eval.h"
+#include "core/strbuf.h"
+#include "eval/eval.h"
+#include "rewrite/recognise.h"
 #include "core/mem.h"
 #include "frontends/input.h"
 
@@ -131,38 +132,38 @@ static void report(strbuf *b, const input *in, const eval_result *res, const eva
     if (!json) {
         for (size_t i = 0; i < res->n; i++) {
             const eval_value *v = &res->v[i];
-            sb_printf(b, "%s = ", term_sym_name(s, v->name));
-            if (req->want_exact) sb_puts(b, v->exact);
+            strbuf_printf(b, "%s = ", term_sym_name(s, v->name));
+            if (req->want_exact) strbuf_puts(b, v->exact);
             else if (req->use_format) {
-                sb_puts(b, v->format_value);
-                sb_printf(b, "  (%s ", fp_info(req->format)->name);
+                strbuf_puts(b, v->format_value);
+                strbuf_printf(b, "  (%s ", fp_info(req->format)->name);
                 fp_print_bits(b, v->bits, req->format);
-                sb_putc(b, ')');
-            } else sb_puts(b, v->decimal);
-            sb_putc(b, '\n');
+                strbuf_putc(b, ')');
+            } else strbuf_puts(b, v->decimal);
+            strbuf_putc(b, '\n');
         }
         return;
     }
-    sb_puts(b, "{\n  \"values\": {");
+    strbuf_puts(b, "{\n  \"values\": {");
     for (size_t i = 0; i < res->n; i++) {
         const eval_value *v = &res->v[i];
-        sb_puts(b, i ? ",\n    " : "\n    ");
-        sb_json_string(b, term_sym_name(s, v->name));
-        sb_puts(b, ": {\"decimal\": ");
-        sb_json_string(b, v->decimal);
+        strbuf_puts(b, i ? ",\n    " : "\n    ");
+        strbuf_json_string(b, term_sym_name(s, v->name));
+        strbuf_puts(b, ": {\"decimal\": ");
+        strbuf_json_string(b, v->decimal);
         if (v->exact) {
-            sb_puts(b, ", \"exact\": ");
-            sb_json_string(b, v->exact);
+            strbuf_puts(b, ", \"exact\": ");
+            strbuf_json_string(b, v->exact);
         }
         if (req->use_format) {
-            sb_printf(b, ", \"format\": \"%s\", \"bits\": \"", fp_info(req->format)->name);
+            strbuf_printf(b, ", \"format\": \"%s\", \"bits\": \"", fp_info(req->format)->name);
             fp_print_bits(b, v->bits, req->format);
-            sb_puts(b, "\", \"value\": ");
-            sb_json_string(b, v->format_value);
+            strbuf_puts(b, "\", \"value\": ");
+            strbuf_json_string(b, v->format_value);
         }
-        sb_putc(b, '}');
+        strbuf_putc(b, '}');
     }
-    sb_printf(b, "%s},\n  \"digits\": %ld\n}\n", res->n ? "\n  " : "", (long)req->digits);
+    strbuf_printf(b, "%s},\n  \"digits\": %ld\n}\n", res->n ? "\n  " : "", (long)req->digits);
 }
 
 int cli_eval(int argc, char **argv, FILE *out, FILE *err)
@@ -214,15 +215,25 @@ int cli_eval(int argc, char **argv, FILE *out, FILE *err)
     if (status == 0) status = bind_settings(&in, settings, n_settings, err);
     if (status == 0) {
         eval_result res;
-        if (eval_outputs(&res, &in.system, &req, &in.diags) != 0) {
+        /* the matrix program first, when it can help: the evaluator never
+         * recognises */
+        mat_program prog, *p = NULL;
+        if (eval_wants_program(&in.system, &req)) {
+            mat_program_init(&prog, in.system.store);
+            recog_program(&prog, &in.system);
+            p = &prog;
+        }
+        int failed = eval_outputs(&res, &in.system, p, &req, &in.diags);
+        if (p) mat_program_clear(p);
+        if (failed) {
             diag_print(err, &in.diags);
             status = CLI_EXIT_INPUT;
         } else {
             strbuf b;
-            sb_init(&b);
+            strbuf_init(&b);
             report(&b, &in, &res, &req, json);
             status = cli_write(out, err, &b);
-            sb_clear(&b);
+            strbuf_clear(&b);
             eval_result_clear(&res);
         }
     }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "frontends/gen.h"
+#include "io/gen.h"
 
 static const char gen_usage[] =
     "usage: hmp gen attention N D [--seed S] [--symbolic] [--scale] [--causal]\n"

@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "frontends/input.h"
-#include "rewrite/matrix.h"
+#include "rewrite/recognise.h"
 
 static const char matrix_usage[] = "usage: hmp matrix FILE|- [--json | --regen]\n";
 
@@ -80,14 +80,14 @@ int cli_matrix(int argc, char **argv, FILE *out, FILE *err)
     if (status == 0) {
         mat_program p;
         mat_program_init(&p, &in.store);
-        mat_recognise(&p, &in.system);
+        recog_program(&p, &in.system);
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         if (json) mat_print_json(&b, &p);
-        else if (regen) mat_regen(&b, &p);
+        else if (regen) recog_regen(&b, &p);
         else mat_print(&b, &p);
         status = cli_write(out, err, &b);
-        sb_clear(&b);
+        strbuf_clear(&b);
         mat_program_clear(&p);
     }
     input_clear(&in);

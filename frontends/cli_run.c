@@ -8,7 +8,7 @@
 #include <string.h>
 #include <flint/fmpz.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/diag.h"
 #include "core/parse.h"
 #include "core/print.h"
@@ -106,8 +106,8 @@ static void put_tree_json(strbuf *b, const fmpz_t v)
     fmpz_t limit;
     fmpz_init(limit);
     fmpz_set_ui(limit, UINT64_C(1) << 53);
-    if (fmpz_cmp(v, limit) <= 0) sb_puts(b, digits);
-    else sb_json_string(b, digits);
+    if (fmpz_cmp(v, limit) <= 0) strbuf_puts(b, digits);
+    else strbuf_json_string(b, digits);
     fmpz_clear(limit);
     flint_free(digits);
 }
@@ -138,54 +138,54 @@ static void run_report(strbuf *b, sys *y, const run_options *opt)
     free(mark);
 
     strbuf term_text;
-    sb_init(&term_text);
+    strbuf_init(&term_text);
     if (opt->json) {
-        sb_printf(b, "{\n  \"relations\": %zu,\n  \"free_symbols\": [", sc->n_rels);
+        strbuf_printf(b, "{\n  \"relations\": %zu,\n  \"free_symbols\": [", sc->n_rels);
         for (size_t k = 0; k < y->n_free; k++) {
-            if (k) sb_puts(b, ", ");
-            sb_json_string(b, term_sym_name(s, y->free_syms[k]));
+            if (k) strbuf_puts(b, ", ");
+            strbuf_json_string(b, term_sym_name(s, y->free_syms[k]));
         }
-        sb_puts(b, "],\n  \"outputs\": [");
+        strbuf_puts(b, "],\n  \"outputs\": [");
         for (size_t k = 0; k < n; k++) {
-            if (k) sb_puts(b, ", ");
-            sb_json_string(b, term_sym_name(s, y->outputs[k]));
+            if (k) strbuf_puts(b, ", ");
+            strbuf_json_string(b, term_sym_name(s, y->outputs[k]));
         }
-        sb_printf(b, "],\n  \"dag_nodes\": %zu,\n  \"tree_nodes\": ", dag);
+        strbuf_printf(b, "],\n  \"dag_nodes\": %zu,\n  \"tree_nodes\": ", dag);
         put_tree_json(b, tree);
-        sb_printf(b, ",\n  \"store_nodes\": %u,\n  \"terms\": {", count);
+        strbuf_printf(b, ",\n  \"store_nodes\": %u,\n  \"terms\": {", count);
         for (size_t k = 0; k < n; k++) {
-            sb_puts(b, k ? ",\n    " : "\n    ");
-            sb_json_string(b, term_sym_name(s, y->outputs[k]));
-            sb_puts(b, ": ");
-            sb_reset(&term_text);
+            strbuf_puts(b, k ? ",\n    " : "\n    ");
+            strbuf_json_string(b, term_sym_name(s, y->outputs[k]));
+            strbuf_puts(b, ": ");
+            strbuf_reset(&term_text);
             print_infix(&term_text, s, shown[k]);
-            sb_json_string(b, sb_str(&term_text));
+            strbuf_json_string(b, strbuf_str(&term_text));
         }
-        sb_puts(b, n ? "\n  }\n}\n" : "}\n}\n");
+        strbuf_puts(b, n ? "\n  }\n}\n" : "}\n}\n");
     } else {
         for (size_t k = 0; k < n; k++) {
-            sb_puts(b, term_sym_name(s, y->outputs[k]));
-            sb_puts(b, " = ");
+            strbuf_puts(b, term_sym_name(s, y->outputs[k]));
+            strbuf_puts(b, " = ");
             print_infix(b, s, shown[k]);
-            sb_putc(b, '\n');
+            strbuf_putc(b, '\n');
         }
-        if (n) sb_putc(b, '\n');
-        sb_printf(b, "relations:    %zu\n", sc->n_rels);
-        sb_printf(b, "free symbols: %zu", y->n_free);
+        if (n) strbuf_putc(b, '\n');
+        strbuf_printf(b, "relations:    %zu\n", sc->n_rels);
+        strbuf_printf(b, "free symbols: %zu", y->n_free);
         for (size_t k = 0; k < y->n_free && k < RUN_FREE_SHOWN; k++) {
-            sb_puts(b, k ? ", " : " (");
-            sb_puts(b, term_sym_name(s, y->free_syms[k]));
+            strbuf_puts(b, k ? ", " : " (");
+            strbuf_puts(b, term_sym_name(s, y->free_syms[k]));
         }
-        if (y->n_free > RUN_FREE_SHOWN) sb_puts(b, ", ...");
-        sb_puts(b, y->n_free ? ")\n" : "\n");
-        sb_printf(b, "outputs:      %zu\n", n);
-        sb_printf(b, "dag nodes:    %zu\n", dag);
+        if (y->n_free > RUN_FREE_SHOWN) strbuf_puts(b, ", ...");
+        strbuf_puts(b, y->n_free ? ")\n" : "\n");
+        strbuf_printf(b, "outputs:      %zu\n", n);
+        strbuf_printf(b, "dag nodes:    %zu\n", dag);
         char *digits = fmpz_get_str(NULL, 10, tree);
-        sb_printf(b, "tree nodes:   %s\n", digits);
+        strbuf_printf(b, "tree nodes:   %s\n", digits);
         flint_free(digits);
-        sb_printf(b, "store nodes:  %u\n", count);
+        strbuf_printf(b, "store nodes:  %u\n", count);
     }
-    sb_clear(&term_text);
+    strbuf_clear(&term_text);
     fmpz_clear(tree);
     free(shown);
     free(roots);
@@ -215,10 +215,10 @@ int cli_run(int argc, char **argv, FILE *out, FILE *err)
     int status = input_load(&in, opt.path, err);
     if (status == 0) {
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         run_report(&b, &in.system, &opt);
         status = cli_write(out, err, &b);
-        sb_clear(&b);
+        strbuf_clear(&b);
     }
     input_clear(&in);
     return status;

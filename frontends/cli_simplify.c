@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/mem.h"
 #include "core/print.h"
 #include "frontends/input.h"
@@ -131,14 +131,14 @@ static void list_rules(strbuf *b)
 {
     for (size_t i = 0; i < rule_set_count(); i++) {
         const rule_set_def *def = rule_set_def_at(i);
-        sb_printf(b, "%s: %s\n", def->name, def->doc);
-        sb_printf(b, "  measure: %s\n", def->measure_doc);
+        strbuf_printf(b, "%s: %s\n", def->name, def->doc);
+        strbuf_printf(b, "  measure: %s\n", def->measure_doc);
         for (size_t j = 0; j < def->n_rules; j++) {
             const rule_def *r = &def->rules[j];
-            sb_printf(b, "  %-18s %s -> %s\n", r->name, r->pattern, r->result ? r->result : "(computed)");
-            sb_printf(b, "  %-18s %s\n", "", r->doc);
+            strbuf_printf(b, "  %-18s %s -> %s\n", r->name, r->pattern, r->result ? r->result : "(computed)");
+            strbuf_printf(b, "  %-18s %s\n", "", r->doc);
         }
-        if (def->n_rules == 0) sb_puts(b, "  (no rules)\n");
+        if (def->n_rules == 0) strbuf_puts(b, "  (no rules)\n");
     }
 }
 
@@ -155,7 +155,7 @@ static void print_row(strbuf *b, const term_store *s, term_id row)
 {
     uint32_t n = term_nargs(s, row);
     for (uint32_t i = 0; i < n; i++) {
-        if (i) sb_puts(b, ", ");
+        if (i) strbuf_puts(b, ", ");
         print_infix(b, s, term_arg(s, row, i));
     }
 }
@@ -166,60 +166,60 @@ static void report_json(strbuf *b, const input *in, const simplify_options *opt,
     const term_store *s = &in->store;
     const expsum_report *r = &x->report;
     strbuf text;
-    sb_init(&text);
-    sb_puts(b, "{\n  \"rules\": [");
+    strbuf_init(&text);
+    strbuf_puts(b, "{\n  \"rules\": [");
     for (size_t i = 0; i < opt->n_sets; i++) {
-        if (i) sb_puts(b, ", ");
-        sb_json_string(b, opt->sets[i]->name);
+        if (i) strbuf_puts(b, ", ");
+        strbuf_json_string(b, opt->sets[i]->name);
     }
-    sb_printf(b, "],\n  \"stable\": %s,\n  \"steps\": [", opt->stable ? "true" : "false");
+    strbuf_printf(b, "],\n  \"stable\": %s,\n  \"steps\": [", opt->stable ? "true" : "false");
     for (size_t i = 0; i < x->n_steps; i++) {
         const rw_step *st = &x->steps[i];
-        sb_puts(b, i ? ",\n    " : "\n    ");
-        sb_puts(b, "{\"relation\": ");
-        sb_json_string(b, where_name(in, opt, st->where));
-        sb_puts(b, ", \"rule\": ");
-        sb_json_string(b, st->rule->def->name);
-        sb_puts(b, ", \"before\": ");
-        sb_reset(&text);
+        strbuf_puts(b, i ? ",\n    " : "\n    ");
+        strbuf_puts(b, "{\"relation\": ");
+        strbuf_json_string(b, where_name(in, opt, st->where));
+        strbuf_puts(b, ", \"rule\": ");
+        strbuf_json_string(b, st->rule->def->name);
+        strbuf_puts(b, ", \"before\": ");
+        strbuf_reset(&text);
         print_infix(&text, s, st->before);
-        sb_json_string(b, sb_str(&text));
-        sb_puts(b, ", \"after\": ");
-        sb_reset(&text);
+        strbuf_json_string(b, strbuf_str(&text));
+        strbuf_puts(b, ", \"after\": ");
+        strbuf_reset(&text);
         print_infix(&text, s, st->after);
-        sb_json_string(b, sb_str(&text));
-        sb_putc(b, '}');
+        strbuf_json_string(b, strbuf_str(&text));
+        strbuf_putc(b, '}');
     }
-    sb_puts(b, x->n_steps ? "\n  ],\n  \"relations\": {" : "],\n  \"relations\": {");
+    strbuf_puts(b, x->n_steps ? "\n  ],\n  \"relations\": {" : "],\n  \"relations\": {");
     for (size_t i = 0; i < n; i++) {
-        sb_puts(b, i ? ",\n    " : "\n    ");
-        sb_json_string(b, term_sym_name(s, names[i]));
-        sb_puts(b, ": ");
-        sb_reset(&text);
+        strbuf_puts(b, i ? ",\n    " : "\n    ");
+        strbuf_json_string(b, term_sym_name(s, names[i]));
+        strbuf_puts(b, ": ");
+        strbuf_reset(&text);
         print_infix(&text, s, results[i]);
-        sb_json_string(b, sb_str(&text));
+        strbuf_json_string(b, strbuf_str(&text));
     }
-    sb_printf(b, "%s},\n  \"softmax_entries\": %zu,\n  \"softmax_rows\": %zu,\n  \"masked_rows\": [", n ? "\n  " : "",
+    strbuf_printf(b, "%s},\n  \"softmax_entries\": %zu,\n  \"softmax_rows\": %zu,\n  \"masked_rows\": [", n ? "\n  " : "",
               r->softmax_entries, r->softmax_rows);
     for (size_t i = 0; i < r->n_masked; i++) {
         const expsum_masked_row *m = &r->masked[i];
-        sb_puts(b, i ? ",\n    {\"row\": [" : "\n    {\"row\": [");
+        strbuf_puts(b, i ? ",\n    {\"row\": [" : "\n    {\"row\": [");
         uint32_t k = term_nargs(s, m->row);
         for (uint32_t j = 0; j < k; j++) {
-            if (j) sb_puts(b, ", ");
-            sb_reset(&text);
+            if (j) strbuf_puts(b, ", ");
+            strbuf_reset(&text);
             print_infix(&text, s, term_arg(s, m->row, j));
-            sb_json_string(b, sb_str(&text));
+            strbuf_json_string(b, strbuf_str(&text));
         }
-        sb_puts(b, "], \"relations\": [");
+        strbuf_puts(b, "], \"relations\": [");
         for (size_t j = 0; j < m->n_where; j++) {
-            if (j) sb_puts(b, ", ");
-            sb_json_string(b, where_name(in, opt, m->where[j]));
+            if (j) strbuf_puts(b, ", ");
+            strbuf_json_string(b, where_name(in, opt, m->where[j]));
         }
-        sb_puts(b, "]}");
+        strbuf_puts(b, "]}");
     }
-    sb_printf(b, "%s],\n  \"complete\": %s\n}\n", r->n_masked ? "\n  " : "", x->capped ? "false" : "true");
-    sb_clear(&text);
+    strbuf_printf(b, "%s],\n  \"complete\": %s\n}\n", r->n_masked ? "\n  " : "", x->capped ? "false" : "true");
+    strbuf_clear(&text);
 }
 
 static void report(strbuf *b, const input *in, const simplify_options *opt, const expsum_simplifier *x,
@@ -232,18 +232,18 @@ static void report(strbuf *b, const input *in, const simplify_options *opt, cons
     }
     if (opt->steps) {
         for (size_t i = 0; i < x->n_steps; i++) {
-            sb_printf(b, "%zu. %s: ", i + 1, where_name(in, opt, x->steps[i].where));
+            strbuf_printf(b, "%zu. %s: ", i + 1, where_name(in, opt, x->steps[i].where));
             rw_print_step(b, s, &x->steps[i]);
-            sb_putc(b, '\n');
+            strbuf_putc(b, '\n');
         }
-        if (x->n_steps == 0) sb_puts(b, "(no rule applies)\n");
-        sb_putc(b, '\n');
+        if (x->n_steps == 0) strbuf_puts(b, "(no rule applies)\n");
+        strbuf_putc(b, '\n');
     }
     for (size_t i = 0; i < n; i++) {
-        sb_puts(b, term_sym_name(s, names[i]));
-        sb_puts(b, " = ");
+        strbuf_puts(b, term_sym_name(s, names[i]));
+        strbuf_puts(b, " = ");
         print_infix(b, s, results[i]);
-        sb_putc(b, '\n');
+        strbuf_putc(b, '\n');
     }
 }
 
@@ -251,14 +251,14 @@ static void report(strbuf *b, const input *in, const simplify_options *opt, cons
 static void report_masked(FILE *err, const input *in, const expsum_simplifier *x)
 {
     strbuf b;
-    sb_init(&b);
+    strbuf_init(&b);
     for (size_t i = 0; i < x->report.n_masked; i++) {
-        sb_reset(&b);
+        strbuf_reset(&b);
         print_row(&b, &in->store, x->report.masked[i].row);
         fprintf(err, "hmp simplify: note: row (%s) is fully masked (every score -inf): its entries are 0, as in "
-                     "PyTorch's safe softmax\n", sb_str(&b));
+                     "PyTorch's safe softmax\n", strbuf_str(&b));
     }
-    sb_clear(&b);
+    strbuf_clear(&b);
 }
 
 static int parse_options(simplify_options *opt, int argc, char **argv, FILE *out, FILE *err, int *done)
@@ -321,10 +321,10 @@ int cli_simplify(int argc, char **argv, FILE *out, FILE *err)
     if (status || done) return status;
     if (opt.list) {
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         list_rules(&b);
         status = cli_write(out, err, &b);
-        sb_clear(&b);
+        strbuf_clear(&b);
         return status;
     }
 
@@ -356,10 +356,10 @@ int cli_simplify(int argc, char **argv, FILE *out, FILE *err)
         }
         expsum_run(&x, results, n, &in.system);
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         report(&b, &in, &opt, &x, names, results, n);
         status = cli_write(out, err, &b);
-        sb_clear(&b);
+        strbuf_clear(&b);
         if (status == 0) report_masked(err, &in, &x);
         if (status == 0 && x.capped)
             fprintf(err, "hmp simplify: warning: stopped after %zu step%s (--max-steps %zu); the result equals "

@@ -8,12 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/mem.h"
 #include "core/parse.h"
-#include "core/verify.h"
-#include "frontends/report.h"
-#include "frontends/tensor.h"
+#include "attention/verify.h"
+#include "io/report.h"
+#include "io/tensor.h"
 
 static const char verify_usage[] =
     "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M]\n"
@@ -126,16 +126,16 @@ static void put_index(strbuf *b, size_t flat, const tensor *o, int json)
         idx[a] = o->shape[a] ? flat % o->shape[a] : 0;
         flat = o->shape[a] ? flat / o->shape[a] : 0;
     }
-    sb_putc(b, '[');
-    for (int a = 0; a < o->ndim; a++) sb_printf(b, a ? (json ? ", %zu" : ",%zu") : "%zu", idx[a]);
-    sb_putc(b, ']');
+    strbuf_putc(b, '[');
+    for (int a = 0; a < o->ndim; a++) strbuf_printf(b, a ? (json ? ", %zu" : ",%zu") : "%zu", idx[a]);
+    strbuf_putc(b, ']');
 }
 
 static void put_num(strbuf *b, double x)
 {
-    if (isnan(x)) sb_puts(b, "null");
-    else if (isinf(x)) sb_puts(b, x > 0 ? "1e999" : "-1e999");
-    else sb_printf(b, "%.17g", x);
+    if (isnan(x)) strbuf_puts(b, "null");
+    else if (isinf(x)) strbuf_puts(b, x > 0 ? "1e999" : "-1e999");
+    else strbuf_printf(b, "%.17g", x);
 }
 
 /* An error measure: 6 significant digits, well within what the enclosures
@@ -144,42 +144,42 @@ static void put_num(strbuf *b, double x)
 static void put_err(strbuf *b, double x)
 {
     if (isnan(x) || isinf(x)) put_num(b, x);
-    else sb_printf(b, "%.6g", x);
+    else strbuf_printf(b, "%.6g", x);
 }
 
 /* The report as one JSON object (--json, and report.json of --report). */
 static void put_json(strbuf *b, const verify_report *r, const verify_problem *p, const tensor *o)
 {
-    sb_printf(b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r->entries,
+    strbuf_printf(b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r->entries,
               fp_info(p->out_format)->name, fp_info(p->compute)->name);
-    sb_puts(b, "  \"max_ulp_err\": "); put_err(b, r->max_ulp_err);
-    sb_puts(b, ",\n  \"median_ulp_err\": "); put_err(b, r->median_ulp_err);
-    sb_puts(b, ",\n  \"max_err_scaled\": "); put_err(b, r->max_err_scaled);
-    sb_puts(b, ",\n  \"median_err_scaled\": "); put_err(b, r->median_err_scaled);
-    sb_printf(b, ",\n  \"correctly_rounded\": %zu,\n  \"over_bound\": %zu,\n  \"nonfinite\": %zu,\n  \"refined\": %zu,\n  \"fallback\": %zu,\n", r->correctly_rounded, r->over_bound, r->nonfinite, r->refined, r->fallback);
-    sb_puts(b, "  \"bound\": "); put_num(b, r->bound);
-    sb_printf(b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", p->tol > 0 ? "tol" : "a priori");
+    strbuf_puts(b, "  \"max_ulp_err\": "); put_err(b, r->max_ulp_err);
+    strbuf_puts(b, ",\n  \"median_ulp_err\": "); put_err(b, r->median_ulp_err);
+    strbuf_puts(b, ",\n  \"max_err_scaled\": "); put_err(b, r->max_err_scaled);
+    strbuf_puts(b, ",\n  \"median_err_scaled\": "); put_err(b, r->median_err_scaled);
+    strbuf_printf(b, ",\n  \"correctly_rounded\": %zu,\n  \"over_bound\": %zu,\n  \"nonfinite\": %zu,\n  \"refined\": %zu,\n  \"fallback\": %zu,\n", r->correctly_rounded, r->over_bound, r->nonfinite, r->refined, r->fallback);
+    strbuf_puts(b, "  \"bound\": "); put_num(b, r->bound);
+    strbuf_printf(b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", p->tol > 0 ? "tol" : "a priori");
     for (size_t w = 0; w < r->n_worst; w++) {
         const verify_entry *e = &r->worst[w];
-        sb_puts(b, w ? ",\n    {\"index\": " : "\n    {\"index\": ");
+        strbuf_puts(b, w ? ",\n    {\"index\": " : "\n    {\"index\": ");
         put_index(b, e->index, o, 1);
-        sb_puts(b, ", \"value\": "); put_num(b, e->value);
-        sb_puts(b, ", \"true\": "); put_num(b, e->truth);
-        sb_puts(b, ", \"ulp_err\": "); put_err(b, e->ulp_err);
-        sb_puts(b, ", \"err_scaled\": "); put_err(b, e->err_scaled);
-        sb_putc(b, '}');
+        strbuf_puts(b, ", \"value\": "); put_num(b, e->value);
+        strbuf_puts(b, ", \"true\": "); put_num(b, e->truth);
+        strbuf_puts(b, ", \"ulp_err\": "); put_err(b, e->ulp_err);
+        strbuf_puts(b, ", \"err_scaled\": "); put_err(b, e->err_scaled);
+        strbuf_putc(b, '}');
     }
-    sb_printf(b, "%s],\n  \"pass\": %s\n}\n", r->n_worst ? "\n  " : "", r->pass ? "true" : "false");
+    strbuf_printf(b, "%s],\n  \"pass\": %s\n}\n", r->n_worst ? "\n  " : "", r->pass ? "true" : "false");
 }
 
 /* The shapes a mask may have for inputs of ndim dimensions, for messages. */
 static void mask_shapes(strbuf *b, const tensor *Q, size_t nq, size_t nk)
 {
     int nd = Q->ndim;
-    sb_printf(b, "(n_q, n_k) = (%zu, %zu)", nq, nk);
-    if (nd >= 3) sb_printf(b, "%s(heads, n_q, n_k) = (%zu, %zu, %zu)", nd == 3 ? " or " : ", ", Q->shape[nd - 3], nq, nk);
-    if (nd == 4) sb_printf(b, " or (batch, heads, n_q, n_k) = (%zu, %zu, %zu, %zu)", Q->shape[0], Q->shape[1], nq, nk);
-    if (nd >= 3) sb_puts(b, "; a leading 1 broadcasts");
+    strbuf_printf(b, "(n_q, n_k) = (%zu, %zu)", nq, nk);
+    if (nd >= 3) strbuf_printf(b, "%s(heads, n_q, n_k) = (%zu, %zu, %zu)", nd == 3 ? " or " : ", ", Q->shape[nd - 3], nq, nk);
+    if (nd == 4) strbuf_printf(b, " or (batch, heads, n_q, n_k) = (%zu, %zu, %zu, %zu)", Q->shape[0], Q->shape[1], nq, nk);
+    if (nd >= 3) strbuf_puts(b, "; a leading 1 broadcasts");
 }
 
 /* The mask as verify_problem takes it: *count matrices n_q x n_k back to
@@ -200,10 +200,10 @@ static int mask_build(unsigned char **out, size_t *count, const tensor *mk, cons
         for (int a = 0; a < m && k < sizeof shape; a++) k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%zu", a ? ", " : "", mk->shape[a]);
         if (k < sizeof shape) snprintf(shape + k, sizeof shape - k, m == 1 ? ",)" : ")");
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         mask_shapes(&b, Q, nq, nk);
-        fprintf(err, "hmp verify: error: %s: the mask is %s; expected %s\n", file, shape, sb_str(&b));
-        sb_clear(&b);
+        fprintf(err, "hmp verify: error: %s: the mask is %s; expected %s\n", file, shape, strbuf_str(&b));
+        strbuf_clear(&b);
         return CLI_EXIT_INPUT;
     }
     int additive = 0;
@@ -348,28 +348,28 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
             status = CLI_EXIT_INPUT;
         } else {
             strbuf b, js;
-            sb_init(&b);
-            sb_init(&js);
+            strbuf_init(&b);
+            strbuf_init(&js);
             const char *fmt = fp_info(p.out_format)->name;
             if (json || report_dir) put_json(&js, &r, &p, &t[3]);
             if (json) {
-                sb_putn(&b, sb_str(&js), js.len);
+                strbuf_putn(&b, strbuf_str(&js), js.len);
             } else {
-                sb_printf(&b, "entries            %zu (%s output, bound for %s compute, %s)\n", r.entries, fmt, fp_info(p.compute)->name,
+                strbuf_printf(&b, "entries            %zu (%s output, bound for %s compute, %s)\n", r.entries, fmt, fp_info(p.compute)->name,
                           p.bound_naive ? "naive kernel" : p.bound_tile ? "flash kernel" : "any kernel");
-                sb_printf(&b, "correctly rounded  %zu (%.2f%%)\n", r.correctly_rounded, r.entries ? 100.0 * r.correctly_rounded / r.entries : 100.0);
-                sb_printf(&b, "ulp_err            max %.4g, median %.4g\n", r.max_ulp_err, r.median_ulp_err);
-                sb_printf(&b, "err_scaled         max %.4g, median %.4g\n", r.max_err_scaled, r.median_err_scaled);
-                sb_printf(&b, "bound              %.4g (%s), over it: %zu\n", r.bound, p.tol > 0 ? "--tol, relative error in units of u" : "a priori, err_scaled", r.over_bound);
-                sb_printf(&b, "nonfinite          %zu\n", r.nonfinite);
-                if (r.n_worst) sb_puts(&b, "worst entries:\n");
+                strbuf_printf(&b, "correctly rounded  %zu (%.2f%%)\n", r.correctly_rounded, r.entries ? 100.0 * r.correctly_rounded / r.entries : 100.0);
+                strbuf_printf(&b, "ulp_err            max %.4g, median %.4g\n", r.max_ulp_err, r.median_ulp_err);
+                strbuf_printf(&b, "err_scaled         max %.4g, median %.4g\n", r.max_err_scaled, r.median_err_scaled);
+                strbuf_printf(&b, "bound              %.4g (%s), over it: %zu\n", r.bound, p.tol > 0 ? "--tol, relative error in units of u" : "a priori, err_scaled", r.over_bound);
+                strbuf_printf(&b, "nonfinite          %zu\n", r.nonfinite);
+                if (r.n_worst) strbuf_puts(&b, "worst entries:\n");
                 for (size_t w = 0; w < r.n_worst; w++) {
                     const verify_entry *e = &r.worst[w];
-                    sb_puts(&b, "  ");
+                    strbuf_puts(&b, "  ");
                     put_index(&b, e->index, &t[3], 0);
-                    sb_printf(&b, "  value %.9g  true %.9g  ulp_err %.4g  err_scaled %.4g\n", e->value, e->truth, e->ulp_err, e->err_scaled);
+                    strbuf_printf(&b, "  value %.9g  true %.9g  ulp_err %.4g  err_scaled %.4g\n", e->value, e->truth, e->ulp_err, e->err_scaled);
                 }
-                sb_puts(&b, r.pass ? "PASS\n" : "FAIL\n");
+                strbuf_puts(&b, r.pass ? "PASS\n" : "FAIL\n");
             }
             status = cli_write(out, err, &b);
             if (status == CLI_EXIT_OK && report_dir) {
@@ -377,14 +377,14 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
                                     .heads = t[3].ndim == 4 ? t[3].shape[1] : 0, .over = NULL, .tol = p.tol > 0, .title = files[3] };
                 in.over = r.over;
                 char msg2[1024];
-                if (report_write(report_dir, sb_str(&js), &in, msg2, sizeof msg2) != 0) {
+                if (report_write(report_dir, strbuf_str(&js), &in, msg2, sizeof msg2) != 0) {
                     fprintf(err, "hmp verify: error: %s\n", msg2);
                     status = CLI_EXIT_IO;
                 }
             }
             if (status == CLI_EXIT_OK && !r.pass) status = 1;
-            sb_clear(&b);
-            sb_clear(&js);
+            strbuf_clear(&b);
+            strbuf_clear(&js);
             verify_report_clear(&r);
         }
     }

@@ -625,12 +625,12 @@ static char *temp_prefix(const term_store *s)
 {
     static const char *const tries[] = { "t", "tmp", "cse_t" };
     strbuf b;
-    sb_init(&b);
+    strbuf_init(&b);
     for (unsigned k = 0;; k++) {
-        sb_reset(&b);
-        sb_puts(&b, tries[k < 3 ? k : 2]);
-        for (unsigned u = 3; u <= k; u++) sb_putc(&b, '_');
-        const char *p = sb_str(&b);
+        strbuf_reset(&b);
+        strbuf_puts(&b, tries[k < 3 ? k : 2]);
+        for (unsigned u = 3; u <= k; u++) strbuf_putc(&b, '_');
+        const char *p = strbuf_str(&b);
         size_t len = strlen(p);
         int clash = 0;
         for (sym_id y = 0; y < s->n_syms && !clash; y++) {
@@ -642,8 +642,8 @@ static char *temp_prefix(const term_store *s)
         }
         if (!clash) break;
     }
-    char *out = mem_strdup(sb_str(&b));
-    sb_clear(&b);
+    char *out = mem_strdup(strbuf_str(&b));
+    strbuf_clear(&b);
     return out;
 }
 
@@ -716,13 +716,13 @@ size_t cse_check_outputs(diag_list *d, sys *y)
         if (!no_real_value(s, t)) continue;
         term_id w = ninf_site(s, t);
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         print_infix(&b, s, w);
-        if (b.len > 60) { b.len = 57; sb_puts(&b, "..."); }
+        if (b.len > 60) { b.len = 57; strbuf_puts(&b, "..."); }
         const relation *rel = &y->scr->rels[r];
         diag_error(d, y->scr->src, rel->name_pos, "output '%s' has no real value: %s (in %s)",
-                   term_sym_name(s, rel->name), ninf_misuse(s, w), sb_str(&b));
-        sb_clear(&b);
+                   term_sym_name(s, rel->name), ninf_misuse(s, w), strbuf_str(&b));
+        strbuf_clear(&b);
         bad++;
     }
     return bad;

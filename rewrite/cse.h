@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <flint/fmpz.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/diag.h"
 #include "core/system.h"
 #include "core/term.h"

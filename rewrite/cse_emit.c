@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/eval/fpfmt.h"
+#include "core/fpfmt.h"
 #include "core/mem.h"
 #include "rewrite/cse_impl.h"
 
@@ -33,7 +33,7 @@ static int const_is_integer(const cse_ir *ir, uint32_t m)
 static void put_fmpz(strbuf *out, const fmpz_t z)
 {
     char *str = fmpz_get_str(NULL, 10, z);
-    sb_puts(out, str);
+    strbuf_puts(out, str);
     flint_free(str);
 }
 
@@ -43,20 +43,20 @@ static void put_const(printer *pr, uint32_t m)
     const fmpq *q = num_value(&pr->ir->s->nums, pr->ir->nodes[m].aux);
     if (pr->c) {
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         fp_print_value(&b, fp_round_fmpq(q, FP_F64), FP_F64);
-        const char *t = sb_str(&b);
-        if (strcmp(t, "inf") == 0) sb_puts(pr->out, "HUGE_VAL");
+        const char *t = strbuf_str(&b);
+        if (strcmp(t, "inf") == 0) strbuf_puts(pr->out, "HUGE_VAL");
         else {
-            sb_puts(pr->out, t);
-            if (!strpbrk(t, ".en")) sb_puts(pr->out, ".0");
+            strbuf_puts(pr->out, t);
+            if (!strpbrk(t, ".en")) strbuf_puts(pr->out, ".0");
         }
-        sb_clear(&b);
+        strbuf_clear(&b);
         return;
     }
     put_fmpz(pr->out, fmpq_numref(q));
     if (!fmpz_is_one(fmpq_denref(q))) {
-        sb_putc(pr->out, '/');
+        strbuf_putc(pr->out, '/');
         put_fmpz(pr->out, fmpq_denref(q));
     }
 }
@@ -69,11 +69,11 @@ static int const_level(const printer *pr, uint32_t m)
 static void put_name(printer *pr, uint32_t m)
 {
     const cse_ir *ir = pr->ir;
-    if (pr->c) { sb_puts(pr->out, pr->cname[m]); return; }
-    if (ir->nodes[m].kind == CK_INPUT) { sb_puts(pr->out, term_sym_name(ir->s, ir->nodes[m].aux)); return; }
+    if (pr->c) { strbuf_puts(pr->out, pr->cname[m]); return; }
+    if (ir->nodes[m].kind == CK_INPUT) { strbuf_puts(pr->out, term_sym_name(ir->s, ir->nodes[m].aux)); return; }
     uint32_t line = ir->temp[m] - 1;
-    if (ir->temp_name[line]) sb_puts(pr->out, term_sym_name(ir->s, ir->temp_name[line]));
-    else sb_printf(pr->out, "%s%u", ir->temp_prefix, ir->temp_number[line]);
+    if (ir->temp_name[line]) strbuf_puts(pr->out, term_sym_name(ir->s, ir->temp_name[line]));
+    else strbuf_printf(pr->out, "%s%u", ir->temp_prefix, ir->temp_number[line]);
 }
 
 /* ---- expressions ---- */
@@ -111,13 +111,13 @@ static void put_sum(printer *pr, uint32_t m, int neg)
     if (lead_neg && !minus) {
         put_node(pr, CSE_NODE(it[lead]), 1, LV_SUM); /* -3, -2*x, -1/x */
     } else {
-        if (lead_neg) sb_putc(pr->out, '-');
+        if (lead_neg) strbuf_putc(pr->out, '-');
         put_node(pr, CSE_NODE(it[lead]), 0, lead_neg ? LV_NEG : LV_PROD);
     }
     for (uint32_t i = 0; i < nd->n; i++) {
         if (i == lead) continue;
         int s = cse_eff_neg(ir, it[i]) ^ neg;
-        sb_puts(pr->out, s ? " - " : " + ");
+        strbuf_puts(pr->out, s ? " - " : " + ");
         put_node(pr, CSE_NODE(it[i]), 0, LV_PROD);
     }
 }
@@ -131,7 +131,7 @@ static void put_factors(printer *pr, const cse_ref *it, uint32_t from, uint32_t 
     put_node(pr, CSE_NODE(it[first]), neg_first, LV_NEG);
     for (uint32_t i = from; i < to; i++) {
         if (i == first) continue;
-        sb_putc(pr->out, '*');
+        strbuf_putc(pr->out, '*');
         put_node(pr, CSE_NODE(it[i]), 0, LV_NEG);
     }
 }
@@ -142,23 +142,23 @@ static void put_prod(printer *pr, uint32_t m, int neg)
     const cse_node *nd = &ir->nodes[m];
     const cse_ref *it = cse_items(ir, m);
     if (nd->nnum == 0) {
-        sb_puts(pr->out, neg ? (pr->c ? "-1.0" : "-1") : (pr->c ? "1.0" : "1"));
+        strbuf_puts(pr->out, neg ? (pr->c ? "-1.0" : "-1") : (pr->c ? "1.0" : "1"));
     } else {
         int has_const = 0;
         for (uint32_t i = 0; i < nd->nnum; i++) has_const |= ir->nodes[CSE_NODE(it[i])].kind == CK_CONST;
-        if (neg && !has_const) sb_putc(pr->out, '-');
+        if (neg && !has_const) strbuf_putc(pr->out, '-');
         put_factors(pr, it, 0, nd->nnum, neg && has_const);
     }
     uint32_t nden = nd->n - nd->nnum;
     if (nden == 0) return;
-    sb_putc(pr->out, '/');
+    strbuf_putc(pr->out, '/');
     if (nden == 1) {
         put_node(pr, CSE_NODE(it[nd->nnum]), 0, LV_NEG);
         return;
     }
-    sb_putc(pr->out, '(');
+    strbuf_putc(pr->out, '(');
     put_factors(pr, it, nd->nnum, nd->n, 0);
-    sb_putc(pr->out, ')');
+    strbuf_putc(pr->out, ')');
 }
 
 static const char *call_name(unsigned fn, int c)
@@ -190,56 +190,56 @@ static void put_call(printer *pr, uint32_t m)
     strbuf *out = pr->out;
     if (!pr->c && (nd->fn == CF_POWQ || nd->fn == OP_POW)) {
         put_arg(pr, it[0], LV_ATOM);
-        sb_putc(out, '^');
+        strbuf_putc(out, '^');
         if (nd->fn == OP_POW) {
             put_arg(pr, it[1], LV_ATOM);
             return;
         }
         const fmpq *e = num_value(&ir->s->nums, nd->aux);
         int integer = fmpz_is_one(fmpq_denref(e));
-        if (!integer) sb_putc(out, '(');
+        if (!integer) strbuf_putc(out, '(');
         put_fmpz(out, fmpq_numref(e));
         if (!integer) {
-            sb_putc(out, '/');
+            strbuf_putc(out, '/');
             put_fmpz(out, fmpq_denref(e));
-            sb_putc(out, ')');
+            strbuf_putc(out, ')');
         }
         return;
     }
     if (pr->c && (nd->fn == OP_MAX || nd->fn == OP_MIN)) {
         /* fmax(fmax(a, b), c) */
-        for (uint32_t i = 1; i < nd->n; i++) sb_printf(out, "%s(", call_name(nd->fn, 1));
+        for (uint32_t i = 1; i < nd->n; i++) strbuf_printf(out, "%s(", call_name(nd->fn, 1));
         put_arg(pr, it[0], LV_ANY);
         for (uint32_t i = 1; i < nd->n; i++) {
-            sb_puts(out, ", ");
+            strbuf_puts(out, ", ");
             put_arg(pr, it[i], LV_ANY);
-            sb_putc(out, ')');
+            strbuf_putc(out, ')');
         }
         return;
     }
     if (pr->c && nd->fn == OP_LSE) {
         /* hmp_lse(n, (const double[]){a, b, ...}) */
-        sb_printf(out, "hmp_lse(%u, (const double[]){", nd->n);
+        strbuf_printf(out, "hmp_lse(%u, (const double[]){", nd->n);
         for (uint32_t i = 0; i < nd->n; i++) {
-            if (i) sb_puts(out, ", ");
+            if (i) strbuf_puts(out, ", ");
             put_arg(pr, it[i], LV_ANY);
         }
-        sb_puts(out, "})");
+        strbuf_puts(out, "})");
         return;
     }
-    sb_printf(out, "%s(", call_name(nd->fn, pr->c));
+    strbuf_printf(out, "%s(", call_name(nd->fn, pr->c));
     for (uint32_t i = 0; i < nd->n; i++) {
-        if (i) sb_puts(out, ", ");
+        if (i) strbuf_puts(out, ", ");
         put_arg(pr, it[i], LV_ANY);
     }
     if (pr->c && nd->fn == CF_POWQ) {
         strbuf b;
-        sb_init(&b);
+        strbuf_init(&b);
         fp_print_value(&b, fp_round_fmpq(num_value(&ir->s->nums, nd->aux), FP_F64), FP_F64);
-        sb_printf(out, ", %s%s", sb_str(&b), strpbrk(sb_str(&b), ".en") ? "" : ".0");
-        sb_clear(&b);
+        strbuf_printf(out, ", %s%s", strbuf_str(&b), strpbrk(strbuf_str(&b), ".en") ? "" : ".0");
+        strbuf_clear(&b);
     }
-    sb_putc(out, ')');
+    strbuf_putc(out, ')');
 }
 
 /* Prints (-1)^neg times what node m computes, in parentheses when it would
@@ -249,39 +249,39 @@ static void put_node(printer *pr, uint32_t m, int neg, int min)
     const cse_ir *ir = pr->ir;
     const cse_node *nd = &ir->nodes[m];
     int paren = node_level(pr, m, neg) < min;
-    if (paren) sb_putc(pr->out, '(');
+    if (paren) strbuf_putc(pr->out, '(');
     if (nd->kind == CK_CONST) {
-        if (neg) sb_putc(pr->out, '-');
+        if (neg) strbuf_putc(pr->out, '-');
         put_const(pr, m);
     } else if (nd->kind == CK_NINF) {
-        sb_puts(pr->out, neg ? "-(" : "");
-        sb_puts(pr->out, pr->c ? "-INFINITY" : "-inf");
-        sb_puts(pr->out, neg ? ")" : "");
+        strbuf_puts(pr->out, neg ? "-(" : "");
+        strbuf_puts(pr->out, pr->c ? "-INFINITY" : "-inf");
+        strbuf_puts(pr->out, neg ? ")" : "");
     } else if (!cse_inline_node(ir, m)) {
-        if (neg) sb_putc(pr->out, '-');
+        if (neg) strbuf_putc(pr->out, '-');
         put_name(pr, m);
     } else {
         switch (nd->kind) {
         case CK_SUM: put_sum(pr, m, neg); break;
         case CK_PROD: put_prod(pr, m, neg); break;
         case CK_POWI:
-            if (neg) sb_putc(pr->out, '-');
+            if (neg) strbuf_putc(pr->out, '-');
             if (pr->c) {
-                sb_puts(pr->out, "hmp_powi(");
+                strbuf_puts(pr->out, "hmp_powi(");
                 put_node(pr, CSE_NODE(cse_items(ir, m)[0]), 0, LV_ANY);
-                sb_printf(pr->out, ", %u)", nd->aux);
+                strbuf_printf(pr->out, ", %u)", nd->aux);
             } else {
                 put_node(pr, CSE_NODE(cse_items(ir, m)[0]), 0, LV_ATOM);
-                sb_printf(pr->out, "^%u", nd->aux);
+                strbuf_printf(pr->out, "^%u", nd->aux);
             }
             break;
         default:
-            if (neg) sb_putc(pr->out, '-');
+            if (neg) strbuf_putc(pr->out, '-');
             put_call(pr, m);
             break;
         }
     }
-    if (paren) sb_putc(pr->out, ')');
+    if (paren) strbuf_putc(pr->out, ')');
 }
 
 /* The right-hand side of line `line` (0-based: temporaries, then outputs). */
@@ -297,12 +297,12 @@ static void put_line_expr(printer *pr, size_t line)
         case CK_PROD: put_prod(pr, m, 0); break;
         case CK_POWI:
             if (pr->c) {
-                sb_puts(pr->out, "hmp_powi(");
+                strbuf_puts(pr->out, "hmp_powi(");
                 put_node(pr, CSE_NODE(cse_items(ir, m)[0]), 0, LV_ANY);
-                sb_printf(pr->out, ", %u)", nd->aux);
+                strbuf_printf(pr->out, ", %u)", nd->aux);
             } else {
                 put_node(pr, CSE_NODE(cse_items(ir, m)[0]), 0, LV_ATOM);
-                sb_printf(pr->out, "^%u", nd->aux);
+                strbuf_printf(pr->out, "^%u", nd->aux);
             }
             break;
         default: put_call(pr, m); break;
@@ -320,7 +320,7 @@ void cse_line(strbuf *name, strbuf *expr, const cse_program *p, size_t i)
 {
     printer pr = { p, p->ir, name, 0, NULL };
     if (i < p->ir->n_lines) put_name(&pr, p->ir->line_node[i]);
-    else sb_puts(name, term_sym_name(p->store, p->outputs[i - p->ir->n_lines]));
+    else strbuf_puts(name, term_sym_name(p->store, p->outputs[i - p->ir->n_lines]));
     pr.out = expr;
     put_line_expr(&pr, i);
 }
@@ -328,89 +328,89 @@ void cse_line(strbuf *name, strbuf *expr, const cse_program *p, size_t i)
 static void put_name_list(strbuf *out, const term_store *s, const term_id *v, size_t n, int json)
 {
     for (size_t i = 0; i < n; i++) {
-        if (i) sb_puts(out, ", ");
-        if (json) sb_json_string(out, term_sym_name(s, v[i]));
-        else sb_puts(out, term_sym_name(s, v[i]));
+        if (i) strbuf_puts(out, ", ");
+        if (json) strbuf_json_string(out, term_sym_name(s, v[i]));
+        else strbuf_puts(out, term_sym_name(s, v[i]));
     }
 }
 
 static void put_stages(strbuf *out, const cse_program *p)
 {
     for (size_t i = 0; i < p->n_stages; i++)
-        sb_printf(out, "%s%s %llu", i ? ", " : "", p->stages[i].name, (unsigned long long)p->stages[i].ops);
+        strbuf_printf(out, "%s%s %llu", i ? ", " : "", p->stages[i].name, (unsigned long long)p->stages[i].ops);
 }
 
 static void put_line(strbuf *out, const cse_program *p, size_t i)
 {
     printer pr = { p, p->ir, out, 0, NULL };
     if (i < p->ir->n_lines) put_name(&pr, p->ir->line_node[i]);
-    else sb_puts(out, term_sym_name(p->store, p->outputs[i - p->ir->n_lines]));
-    sb_puts(out, " = ");
+    else strbuf_puts(out, term_sym_name(p->store, p->outputs[i - p->ir->n_lines]));
+    strbuf_puts(out, " = ");
     put_line_expr(&pr, i);
 }
 
 void cse_print(strbuf *out, const cse_program *p)
 {
-    sb_printf(out, "# straight-line program: %zu outputs, %zu inputs, %zu temporaries\n", p->n_outputs, p->n_inputs,
+    strbuf_printf(out, "# straight-line program: %zu outputs, %zu inputs, %zu temporaries\n", p->n_outputs, p->n_inputs,
               p->n_temps);
     if (p->n_inputs) {
-        sb_puts(out, "# inputs: ");
+        strbuf_puts(out, "# inputs: ");
         put_name_list(out, p->store, p->inputs, p->n_inputs, 0);
-        sb_putc(out, '\n');
+        strbuf_putc(out, '\n');
     }
     size_t lines = cse_line_count(p);
     for (size_t i = 0; i < lines; i++) {
         put_line(out, p, i);
-        sb_putc(out, '\n');
+        strbuf_putc(out, '\n');
     }
     for (size_t i = 0; i < p->n_outputs; i += 8) { /* eight names per directive */
-        sb_puts(out, "output ");
+        strbuf_puts(out, "output ");
         put_name_list(out, p->store, p->outputs + i, p->n_outputs - i < 8 ? p->n_outputs - i : 8, 0);
-        sb_putc(out, '\n');
+        strbuf_putc(out, '\n');
     }
-    sb_puts(out, "# ops_before: ");
+    strbuf_puts(out, "# ops_before: ");
     put_fmpz(out, p->ops_before);
-    sb_printf(out, "   (each output written out as a tree)\n# ops_dag: %llu   (each distinct node once)\n",
+    strbuf_printf(out, "   (each output written out as a tree)\n# ops_dag: %llu   (each distinct node once)\n",
               (unsigned long long)p->ops_dag);
-    sb_printf(out, "# ops_after: %llu\n# temporaries: %zu\n# stages: ", (unsigned long long)p->ops_after, p->n_temps);
+    strbuf_printf(out, "# ops_after: %llu\n# temporaries: %zu\n# stages: ", (unsigned long long)p->ops_after, p->n_temps);
     put_stages(out, p);
-    sb_putc(out, '\n');
+    strbuf_putc(out, '\n');
     if (p->restructured)
-        sb_printf(out, "# bilinear: %zu sums of products of linear forms re-associated as x^T (A^T B) y\n",
+        strbuf_printf(out, "# bilinear: %zu sums of products of linear forms re-associated as x^T (A^T B) y\n",
                   p->n_bilinear);
 }
 
 void cse_print_json(strbuf *out, const cse_program *p)
 {
-    sb_puts(out, "{\n  \"program\": [");
+    strbuf_puts(out, "{\n  \"program\": [");
     strbuf name, expr;
-    sb_init(&name);
-    sb_init(&expr);
+    strbuf_init(&name);
+    strbuf_init(&expr);
     size_t lines = cse_line_count(p);
     for (size_t i = 0; i < lines; i++) {
-        sb_reset(&name);
-        sb_reset(&expr);
+        strbuf_reset(&name);
+        strbuf_reset(&expr);
         cse_line(&name, &expr, p, i);
-        sb_puts(out, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
-        sb_json_string(out, sb_str(&name));
-        sb_puts(out, ", \"expr\": ");
-        sb_json_string(out, sb_str(&expr));
-        sb_putc(out, '}');
+        strbuf_puts(out, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
+        strbuf_json_string(out, strbuf_str(&name));
+        strbuf_puts(out, ", \"expr\": ");
+        strbuf_json_string(out, strbuf_str(&expr));
+        strbuf_putc(out, '}');
     }
-    sb_clear(&name);
-    sb_clear(&expr);
-    sb_puts(out, lines ? "\n  ],\n  \"outputs\": [" : "],\n  \"outputs\": [");
+    strbuf_clear(&name);
+    strbuf_clear(&expr);
+    strbuf_puts(out, lines ? "\n  ],\n  \"outputs\": [" : "],\n  \"outputs\": [");
     put_name_list(out, p->store, p->outputs, p->n_outputs, 1);
-    sb_puts(out, "],\n  \"inputs\": [");
+    strbuf_puts(out, "],\n  \"inputs\": [");
     put_name_list(out, p->store, p->inputs, p->n_inputs, 1);
-    sb_puts(out, "],\n  \"ops_before\": ");
+    strbuf_puts(out, "],\n  \"ops_before\": ");
     put_fmpz(out, p->ops_before);
-    sb_printf(out, ",\n  \"ops_dag\": %llu,\n  \"ops_after\": %llu,\n  \"temporaries\": %zu,\n  \"stages\": [",
+    strbuf_printf(out, ",\n  \"ops_dag\": %llu,\n  \"ops_after\": %llu,\n  \"temporaries\": %zu,\n  \"stages\": [",
               (unsigned long long)p->ops_dag, (unsigned long long)p->ops_after, p->n_temps);
     for (size_t i = 0; i < p->n_stages; i++)
-        sb_printf(out, "%s{\"stage\": \"%s\", \"ops\": %llu}", i ? ", " : "", p->stages[i].name,
+        strbuf_printf(out, "%s{\"stage\": \"%s\", \"ops\": %llu}", i ? ", " : "", p->stages[i].name,
                   (unsigned long long)p->stages[i].ops);
-    sb_printf(out, "],\n  \"bilinear_sums\": %zu\n}\n", p->restructured ? p->n_bilinear : (size_t)0);
+    strbuf_printf(out, "],\n  \"bilinear_sums\": %zu\n}\n", p->restructured ? p->n_bilinear : (size_t)0);
 }
 
 /* ---- C ---- */
@@ -481,26 +481,26 @@ static void set_add(name_set *set, char *s)
 static char *c_name(name_set *set, const char *name)
 {
     strbuf b;
-    sb_init(&b);
+    strbuf_init(&b);
     for (const char *c = name; *c; c++) {
         int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_';
-        sb_putc(&b, ok ? *c : '_');
+        strbuf_putc(&b, ok ? *c : '_');
     }
     while (b.len > 1 && b.data[b.len - 1] == '_') b.data[--b.len] = '\0';
-    if (b.len == 0 || (b.data[0] >= '0' && b.data[0] <= '9') || c_name_reserved(sb_str(&b))) {
-        char *old = mem_strdup(sb_str(&b));
-        sb_reset(&b);
-        sb_printf(&b, "v_%s", old);
+    if (b.len == 0 || (b.data[0] >= '0' && b.data[0] <= '9') || c_name_reserved(strbuf_str(&b))) {
+        char *old = mem_strdup(strbuf_str(&b));
+        strbuf_reset(&b);
+        strbuf_printf(&b, "v_%s", old);
         free(old);
     }
-    char *base = mem_strdup(sb_str(&b));
-    for (unsigned k = 2; set_has(set, sb_str(&b)); k++) {
-        sb_reset(&b);
-        sb_printf(&b, "%s_%u", base, k);
+    char *base = mem_strdup(strbuf_str(&b));
+    for (unsigned k = 2; set_has(set, strbuf_str(&b)); k++) {
+        strbuf_reset(&b);
+        strbuf_printf(&b, "%s_%u", base, k);
     }
     free(base);
-    char *out = mem_strdup(sb_str(&b));
-    sb_clear(&b);
+    char *out = mem_strdup(strbuf_str(&b));
+    strbuf_clear(&b);
     set_add(set, out);
     return out;
 }
@@ -511,7 +511,7 @@ void cse_emit_c(strbuf *out, const cse_program *p)
     name_set set = { mem_calloc(64, sizeof(char *)), 63, 0 };
     char **cname = mem_calloc(ir->n_nodes, sizeof *cname);
     strbuf tmp;
-    sb_init(&tmp);
+    strbuf_init(&tmp);
     /* inputs by their INPUT node (an input the program no longer reads gets
      * a name all the same) */
     char **input_name = mem_calloc(p->n_inputs + 1, sizeof *input_name);
@@ -527,24 +527,24 @@ void cse_emit_c(strbuf *out, const cse_program *p)
     free(input_at);
     for (size_t line = 0; line < ir->n_lines; line++) {
         uint32_t m = ir->line_node[line];
-        sb_reset(&tmp);
+        strbuf_reset(&tmp);
         printer pr0 = { p, ir, &tmp, 0, NULL };
         put_name(&pr0, m);
-        cname[m] = c_name(&set, sb_str(&tmp));
+        cname[m] = c_name(&set, strbuf_str(&tmp));
     }
-    sb_puts(out, "/* hmp_outputs: the outputs of an HMP script as a straight-line program\n"
+    strbuf_puts(out, "/* hmp_outputs: the outputs of an HMP script as a straight-line program\n"
                  " * (hmp cse --emit c). in[i] is the i-th input, out[i] the i-th output:\n");
     for (size_t i = 0; i < p->n_inputs; i++) {
-        sb_printf(out, " *   in[%zu] = %s", i, term_sym_name(p->store, p->inputs[i]));
-        if (strcmp(input_name[i], term_sym_name(p->store, p->inputs[i])) != 0) sb_printf(out, " (%s)", input_name[i]);
-        sb_putc(out, '\n');
+        strbuf_printf(out, " *   in[%zu] = %s", i, term_sym_name(p->store, p->inputs[i]));
+        if (strcmp(input_name[i], term_sym_name(p->store, p->inputs[i])) != 0) strbuf_printf(out, " (%s)", input_name[i]);
+        strbuf_putc(out, '\n');
     }
-    for (size_t i = 0; i < p->n_outputs; i++) sb_printf(out, " *   out[%zu] = %s\n", i, term_sym_name(p->store, p->outputs[i]));
-    sb_puts(out, " * Numbers of the script are constants, rounded to the nearest double.\n * Operations: ");
-    sb_printf(out, "%llu (", (unsigned long long)p->ops_after);
+    for (size_t i = 0; i < p->n_outputs; i++) strbuf_printf(out, " *   out[%zu] = %s\n", i, term_sym_name(p->store, p->outputs[i]));
+    strbuf_puts(out, " * Numbers of the script are constants, rounded to the nearest double.\n * Operations: ");
+    strbuf_printf(out, "%llu (", (unsigned long long)p->ops_after);
     put_fmpz(out, p->ops_before);
-    sb_printf(out, " with nothing shared, %llu with the DAG shared). */\n", (unsigned long long)p->ops_dag);
-    sb_puts(out, "#include <math.h>\n\n"
+    strbuf_printf(out, " with nothing shared, %llu with the DAG shared). */\n", (unsigned long long)p->ops_dag);
+    strbuf_puts(out, "#include <math.h>\n\n"
                  "static inline double hmp_powi(double x, unsigned k)\n"
                  "{\n"
                  "    double r = 1.0;\n"
@@ -556,7 +556,7 @@ void cse_emit_c(strbuf *out, const cse_program *p)
     for (size_t k = 0; k < ir->n_order && !lse; k++)
         lse = ir->nodes[ir->order[k]].kind == CK_CALL && ir->nodes[ir->order[k]].fn == OP_LSE;
     if (lse)
-        sb_puts(out, "/* log(exp(x[0]) + ... + exp(x[n-1])) with the largest x[j] taken out:\n"
+        strbuf_puts(out, "/* log(exp(x[0]) + ... + exp(x[n-1])) with the largest x[j] taken out:\n"
                      " * x[j] + log1p(sum over i != j of exp(x[i] - x[j])), so no exp\n"
                      " * overflows; -INFINITY when every x[i] is. */\n"
                      "static double hmp_lse(int n, const double *x)\n"
@@ -570,32 +570,32 @@ void cse_emit_c(strbuf *out, const cse_program *p)
                      "        if (i != j) s += exp(x[i] - x[j]);\n"
                      "    return x[j] + log1p(s);\n"
                      "}\n\n");
-    sb_puts(out, "void hmp_outputs(const double *in, double *out)\n{\n");
-    if (!p->n_inputs) sb_puts(out, "    (void)in;\n");
-    if (!p->n_outputs) sb_puts(out, "    (void)out;\n");
-    for (size_t i = 0; i < p->n_inputs; i++) sb_printf(out, "    const double %s = in[%zu];\n", input_name[i], i);
+    strbuf_puts(out, "void hmp_outputs(const double *in, double *out)\n{\n");
+    if (!p->n_inputs) strbuf_puts(out, "    (void)in;\n");
+    if (!p->n_outputs) strbuf_puts(out, "    (void)out;\n");
+    for (size_t i = 0; i < p->n_inputs; i++) strbuf_printf(out, "    const double %s = in[%zu];\n", input_name[i], i);
     for (size_t i = 0; i < p->n_inputs; i++)
-        if (!read[i]) sb_printf(out, "    (void)%s;\n", input_name[i]);
+        if (!read[i]) strbuf_printf(out, "    (void)%s;\n", input_name[i]);
     free(read);
     printer pr = { p, ir, out, 1, cname };
     for (size_t line = 0; line < ir->n_lines; line++) {
         uint32_t m = ir->line_node[line];
-        sb_printf(out, "    const double %s = ", cname[m]);
+        strbuf_printf(out, "    const double %s = ", cname[m]);
         put_line_expr(&pr, line);
-        sb_puts(out, ";");
-        sb_reset(&tmp);
+        strbuf_puts(out, ";");
+        strbuf_reset(&tmp);
         printer pr0 = { p, ir, &tmp, 0, NULL };
         put_name(&pr0, m);
-        if (strcmp(sb_str(&tmp), cname[m]) != 0) sb_printf(out, " /* %s */", sb_str(&tmp));
-        sb_putc(out, '\n');
+        if (strcmp(strbuf_str(&tmp), cname[m]) != 0) strbuf_printf(out, " /* %s */", strbuf_str(&tmp));
+        strbuf_putc(out, '\n');
     }
     for (size_t i = 0; i < p->n_outputs; i++) {
-        sb_printf(out, "    out[%zu] = ", i);
+        strbuf_printf(out, "    out[%zu] = ", i);
         put_line_expr(&pr, ir->n_lines + i);
-        sb_printf(out, "; /* %s */\n", term_sym_name(p->store, p->outputs[i]));
+        strbuf_printf(out, "; /* %s */\n", term_sym_name(p->store, p->outputs[i]));
     }
-    sb_puts(out, "}\n");
-    sb_clear(&tmp);
+    strbuf_puts(out, "}\n");
+    strbuf_clear(&tmp);
     for (size_t k = 0; k <= set.mask; k++) free(set.v[k]);
     free(set.v);
     free(cname);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <flint/fmpq.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/term.h"
 #include "rewrite/cse.h"
 

@@ -450,9 +450,9 @@ void rw_replay(term_store *s, term_id *roots, size_t k, const rw_step *steps, si
 
 void rw_print_step(strbuf *out, const term_store *s, const rw_step *step)
 {
-    sb_puts(out, step->rule->def->name);
-    sb_puts(out, ": ");
+    strbuf_puts(out, step->rule->def->name);
+    strbuf_puts(out, ": ");
     print_infix(out, s, step->before);
-    sb_puts(out, " -> ");
+    strbuf_puts(out, " -> ");
     print_infix(out, s, step->after);
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/buf.h"
+#include "core/strbuf.h"
 #include "core/term.h"
 #include "rewrite/rules.h"
 

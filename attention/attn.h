@@ -1,0 +1,49 @@
+/* attention: reference numeric attention kernels over row-major arrays, as
+ * GPUs and libraries compute them: naive (S = Q*K^T*scale, row softmax with
+ * the max shift, O = A*V) and FlashAttention-style (tiles of keys, online
+ * softmax with a running max and sum). Clarity first. */
+#ifndef HMP_KERNELS_ATTENTION_H
+#define HMP_KERNELS_ATTENTION_H
+
+#include <stddef.h>
+
+#include "core/fpfmt.h"
+
+typedef enum attn_kind { ATTN_NAIVE, ATTN_FLASH } attn_kind;
+
+typedef struct attn_params {
+    size_t n_q, n_k, d, d_v;  /* queries, keys, feature width of q/k, of v */
+    double scale;             /* scores are (q . k) * scale */
+    int causal;               /* key j is seen by query i only when j <= i + (n_k - n_q) */
+    const unsigned char *mask;/* optional n_q x n_k: 0 = masked out (-inf score) */
+    attn_kind kind;
+    size_t tile;              /* keys per tile (ATTN_FLASH), >= 1 */
+    fp_format compute;        /* FP_F64 or FP_F32: the arithmetic */
+    fp_format storage;        /* inputs and output rounded to this (RNE) */
+} attn_params;
+
+/* Key j is seen by query i: not masked (mask may be NULL; n_q x n_k, 0 =
+ * masked), and with causal, j <= i + (n_k - n_q) (bottom-right alignment:
+ * the last query sees every key). No overflow for any sizes. */
+static inline int attn_key_visible(size_t i, size_t j, size_t n_q, size_t n_k, int causal, const unsigned char *mask)
+{
+    if (mask && !mask[i * n_k + j]) return 0;
+    return !causal || j + n_q <= i + n_k;
+}
+
+/* out (n_q x d_v) = attention(q (n_q x d), k (n_k x d), v (n_k x d_v)).
+ * Inputs are first rounded to the storage format, every operation is done in
+ * the compute format (f32 arithmetic in float), and the output is rounded to
+ * the storage format. A row with every key masked gives 0. Returns 0, or -1
+ * for invalid parameters. */
+int attn_run(double *out, const double *q, const double *k, const double *v, const attn_params *p);
+
+/* The a-priori error factor E_i of docs/KERNELS.md: a kernel with parameters
+ * p computes |o_ic - x_ic| <= u_s |x_ic| + E_i * sum_j a_ij |v_jc|, where x is
+ * the exact attention of the stored inputs, a its weights, u_s the storage's
+ * unit roundoff, and score_error bounds the error of the computed scores of
+ * row i (gamma_{d+1} * max_j |q_i|.|k_j| * |scale| for the compute format).
+ * Rounded up. */
+double attn_error_factor(const attn_params *p, double score_error);
+
+#endif

@@ -1,0 +1,77 @@
+/* verify: certified checking of an attention output. The inputs as stored
+ * are the exact inputs; the true output of every entry is enclosed (a fast
+ * double-precision pass with rigorous error bounds, and Arb balls for the
+ * entries those bounds cannot decide), correctly rounded to the output's
+ * format, and compared with the output given. */
+#ifndef HMP_VERIFY_H
+#define HMP_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <flint/fmpq.h>
+
+#include "core/fpfmt.h"
+
+typedef struct verify_problem {
+    size_t count;             /* independent (batch x heads) problems */
+    size_t n_q, n_k, d, d_v;
+    const double *q, *k, *v;  /* count x n x d, row-major, exact */
+    const double *o;          /* count x n_q x d_v: the output to check */
+    const unsigned char *mask;/* NULL, or mask_count matrices n_q x n_k, 0 = masked;
+                                 problem b uses matrix b % mask_count */
+    size_t mask_count;        /* 1 (shared), heads, or count; 0 means 1 */
+    int causal;               /* key j seen by query i iff j <= i + n_k - n_q */
+    int scale_auto;           /* scale = 1/sqrt(d), exactly */
+    fmpq_t scale;             /* otherwise this rational */
+    fp_format out_format;     /* the format o was stored in: ulps and u */
+    fp_format compute;        /* the precision the kernel computed in (bound) */
+    int bound_naive;          /* the bound of the naive kernel, not flash */
+    size_t bound_tile;        /* flash's key tile for the bound; 0 = any (tile 1,
+                                 the largest bound of every kernel) */
+    double tol;               /* > 0: pass iff |o - x| <= tol * u * max(|x|, the
+                                 smallest normal) everywhere (u = 2^-p) */
+    int arb_only;             /* decide every entry with Arb balls (no fast pass) */
+    int skip_fast;            /* no decisions by the first pass: the second
+                                 (double-double) pass and the balls decide */
+} verify_problem;
+
+void verify_problem_init(verify_problem *p);
+void verify_problem_clear(verify_problem *p);
+
+typedef struct verify_entry {
+    size_t index;             /* flat index into o */
+    double value, truth;      /* o, and the true value (as a double, rounded) */
+    double ulp_err, err_scaled;
+} verify_entry;
+
+#define VERIFY_WORST 10
+
+typedef struct verify_report {
+    size_t entries;
+    double max_ulp_err, median_ulp_err, max_err_scaled, median_err_scaled;
+    size_t over_bound;        /* entries past the bound (or --tol) */
+    size_t nonfinite;         /* NaN or infinity where the truth is finite */
+    size_t correctly_rounded; /* o equals the correctly rounded truth */
+    size_t refined;           /* entries decided by the double-double pass */
+    size_t fallback;          /* entries decided by Arb balls */
+    double bound;             /* the largest allowed err_scaled */
+    verify_entry worst[VERIFY_WORST];
+    size_t n_worst;
+    int pass;
+    /* per entry (count x n_q x d_v): the correctly rounded truth's bits, the
+     * errors */
+    uint64_t *truth_bits;
+    double *ulp_err, *err_scaled;
+    unsigned char *over;      /* 1 where the entry fails (the verdict) */
+} verify_report;
+
+void verify_report_clear(verify_report *r);
+
+/* Checks every entry. 0 on success (r filled; r->pass says the verdict);
+ * -1 with a message in err for what the data cannot be (it does not
+ * happen for validated inputs). progress (may be NULL) is called now and
+ * then with the fraction done. */
+int verify_run(verify_report *r, const verify_problem *p, void (*progress)(double done, void *ctx), void *ctx,
+               char *err, size_t errlen);
+
+#endif
