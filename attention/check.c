@@ -52,15 +52,6 @@ static const mat_op *op_of(const mat_program *p, uint32_t f)
     return &p->ops[g->op];
 }
 
-/* The cell of family f read through view at batch b, position (r, c) of the
- * view (a rank-3 family gives batch b, others batch 0). */
-static size_t view_cell(const mat_family *f, mat_view view, size_t b, size_t r, size_t c)
-{
-    size_t bb = f->rank == 3 ? b : 0;
-    if (view == MAT_VIEW_T) { size_t t = r; r = c; c = t; }
-    return (bb * f->rows + r) * f->cols + c;
-}
-
 /* The exact inputs of family f read through view as heads matrices of
  * rows x cols (transposed when transpose) into out. */
 static int read_exact(fmpq *out, check_problem *cp, uint32_t f, mat_view view, size_t rows, size_t cols,
@@ -73,7 +64,8 @@ static int read_exact(fmpq *out, check_problem *cp, uint32_t f, mat_view view, s
     for (size_t b = 0; b < cp->heads && !status; b++)
         for (size_t r = 0; r < rows && !status; r++)
             for (size_t c = 0; c < cols && !status; c++) {
-                size_t cell = transpose ? view_cell(g, view, b, c, r) : view_cell(g, view, b, r, c);
+                size_t cell = transpose ? mat_view_cell(g, view, (uint32_t)b, (uint32_t)c, (uint32_t)r)
+                                         : mat_view_cell(g, view, (uint32_t)b, (uint32_t)r, (uint32_t)c);
                 const char *name = mat_entry_name(&cp->prog, f, cell);
                 if (!mateval_entry_present(&cp->ev, f, cell))
                     status = fail(err, errlen, "%s (family %s) has no entry %s", role, g->name, name ? name : "at a gap");

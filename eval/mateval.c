@@ -11,10 +11,11 @@
 int mv_present(const mat_program *p, uint32_t f, size_t cell)
 {
     const mat_family *m = &p->mats[f];
+    if (cell >= m->n_cells) return 0;
     if (!m->entry || m->entry[cell] != TERM_NONE) return 1;
     if (m->op >= 0 && p->ops[m->op].code == MAT_OP_MASKED_SOFTMAX_ROWS) {
         uint32_t b, r, c;
-        mv_cell_pos(m, cell, &b, &r, &c);
+        mat_cell_pos(m, cell, &b, &r, &c);
         return c > r;
     }
     return 0;
@@ -24,7 +25,7 @@ fmpz *mv_num(const mateval *m, uint32_t f, size_t cell)
 {
     const mat_family *g = &m->p->mats[f];
     uint32_t b, r, c;
-    mv_cell_pos(g, cell, &b, &r, &c);
+    mat_cell_pos(g, cell, &b, &r, &c);
     return fmpz_mat_entry(m->fam[f].num + b, r, c);
 }
 
@@ -307,7 +308,7 @@ const arb_struct *mateval_output_ball(const mateval *m, size_t i)
 {
     const mat_family *g = &m->p->mats[m->out_fam[i]];
     uint32_t b, r, c;
-    mv_cell_pos(g, m->out_cell[i], &b, &r, &c);
+    mat_cell_pos(g, m->out_cell[i], &b, &r, &c);
     return arb_mat_entry(m->fam[m->out_fam[i]].ball + b, r, c);
 }
 
@@ -320,6 +321,6 @@ const arb_struct *mateval_entry_ball(const mateval *m, uint32_t f, size_t cell)
     const mateval_family *v = &m->fam[f];
     if (v->exact || !v->ball) return NULL;
     uint32_t b, r, c;
-    mv_cell_pos(&m->p->mats[f], cell, &b, &r, &c);
+    mat_cell_pos(&m->p->mats[f], cell, &b, &r, &c);
     return arb_mat_entry(v->ball + b, r, c);
 }

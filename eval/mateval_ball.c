@@ -13,7 +13,7 @@ static arb_struct *ball_at(const mateval *m, uint32_t f, size_t cell)
 {
     const mat_family *g = &m->p->mats[f];
     uint32_t b, r, c;
-    mv_cell_pos(g, cell, &b, &r, &c);
+    mat_cell_pos(g, cell, &b, &r, &c);
     return arb_mat_entry(m->fam[f].ball + b, r, c);
 }
 
@@ -75,9 +75,9 @@ static void softmax_row_balls(mateval *m, uint32_t k, uint32_t b, uint32_t r, ui
     const mat_program *p = m->p;
     const mat_op *op = &p->ops[k];
     const mat_family *g = &p->mats[op->out];
-    for (uint32_t c = 0; c < g->cols; c++) arb_zero(ball_at(m, op->out, mv_cell(g, b, r, c)));
+    for (uint32_t c = 0; c < g->cols; c++) arb_zero(ball_at(m, op->out, mat_cell(g, b, r, c)));
     if (n == 1) {
-        arb_one(ball_at(m, op->out, mv_cell(g, b, r, 0)));
+        arb_one(ball_at(m, op->out, mat_cell(g, b, r, 0)));
         return;
     }
     const arf_struct *top = NULL;
@@ -95,7 +95,7 @@ static void softmax_row_balls(mateval *m, uint32_t k, uint32_t b, uint32_t r, ui
         arb_exp(e + t, e + t, prec);
         arb_add(sum, sum, e + t, prec);
     }
-    for (uint32_t c = 0; c < n; c++) arb_div(ball_at(m, op->out, mv_cell(g, b, r, c)), e + c, sum, prec);
+    for (uint32_t c = 0; c < n; c++) arb_div(ball_at(m, op->out, mat_cell(g, b, r, c)), e + c, sum, prec);
     arb_clear(sum);
     arf_clear(shift);
 }
@@ -141,7 +141,7 @@ static int op_balls(mateval *m, uint32_t k, slong prec)
                 for (uint32_t t = 0; t < n && whole; t++)
                     whole = mv_present(p, op->arg[0], mv_arg_cell(p, op, 0, b, r, t));
                 if (whole) softmax_row_balls(m, k, b, r, n, prec, e);
-                else for (uint32_t col = 0; col < g->cols; col++) arb_zero(ball_at(m, f, mv_cell(g, b, r, col)));
+                else for (uint32_t col = 0; col < g->cols; col++) arb_zero(ball_at(m, f, mat_cell(g, b, r, col)));
             }
         _arb_vec_clear(e, cols);
     } else if (status == MATEVAL_OK) {
@@ -149,11 +149,11 @@ static int op_balls(mateval *m, uint32_t k, slong prec)
             arb_struct *out = ball_at(m, f, cell);
             if (!mv_present(p, f, cell)) { arb_zero(out); continue; }
             uint32_t b, r, col;
-            mv_cell_pos(g, cell, &b, &r, &col);
+            mat_cell_pos(g, cell, &b, &r, &col);
             const arb_struct *x, *y = NULL;
             if (op->code == MAT_OP_CONCAT_HEADS) {
                 const mat_family *h = &p->mats[op->arg[0]];
-                x = ball_at(m, op->arg[0], mv_cell(h, col / h->cols, r, col % h->cols));
+                x = ball_at(m, op->arg[0], mat_cell(h, col / h->cols, r, col % h->cols));
             } else {
                 x = ball_at(m, op->arg[0], mv_arg_cell(p, op, 0, b, r, col));
                 if (op->n_args == 2) y = ball_at(m, op->arg[1], mv_arg_cell(p, op, 1, b, r, col));
@@ -295,7 +295,7 @@ static int op_doubles(mateval *m, uint32_t k)
         for (uint32_t b = 0; b < g->batch; b++)
             for (uint32_t r = 0; r < g->rows; r++) {
                 uint32_t n = op->code == MAT_OP_MASKED_SOFTMAX_ROWS && r + 1 < cols ? r + 1 : cols;
-                double *o = out + mv_cell(g, b, r, 0), top = -INFINITY, sum = 0;
+                double *o = out + mat_cell(g, b, r, 0), top = -INFINITY, sum = 0;
                 for (uint32_t t = 0; t < n; t++) top = fmax(top, x[mv_arg_cell(p, op, 0, b, r, t)]);
                 for (uint32_t t = 0; t < g->cols; t++) o[t] = 0;
                 for (uint32_t t = 0; t < n; t++) sum += o[t] = exp(x[mv_arg_cell(p, op, 0, b, r, t)] - top);
@@ -306,11 +306,11 @@ static int op_doubles(mateval *m, uint32_t k)
     const double *x = m->fam[op->arg[0]].dbl, *y = op->n_args == 2 ? m->fam[op->arg[1]].dbl : NULL;
     for (size_t cell = 0; cell < g->n_cells; cell++) {
         uint32_t b, r, col;
-        mv_cell_pos(g, cell, &b, &r, &col);
+        mat_cell_pos(g, cell, &b, &r, &col);
         double a, z = 0;
         if (op->code == MAT_OP_CONCAT_HEADS) {
             const mat_family *h = &p->mats[op->arg[0]];
-            a = x[mv_cell(h, col / h->cols, r, col % h->cols)];
+            a = x[mat_cell(h, col / h->cols, r, col % h->cols)];
         } else {
             a = x[mv_arg_cell(p, op, 0, b, r, col)];
             if (y) z = y[mv_arg_cell(p, op, 1, b, r, col)];

@@ -137,11 +137,11 @@ static void exact_op(mateval *m, uint32_t k)
     }
     for (size_t cell = 0; cell < g->n_cells; cell++) {
         uint32_t b, r, col;
-        mv_cell_pos(g, cell, &b, &r, &col);
+        mat_cell_pos(g, cell, &b, &r, &col);
         fmpz *out = mv_num(m, f, cell);
         if (op->code == MAT_OP_CONCAT_HEADS) {
             const mat_family *h = &p->mats[op->arg[0]];
-            fmpz_set(out, mv_num(m, op->arg[0], mv_cell(h, col / h->cols, r, col % h->cols)));
+            fmpz_set(out, mv_num(m, op->arg[0], mat_cell(h, col / h->cols, r, col % h->cols)));
             continue;
         }
         const fmpz *x = mv_num(m, op->arg[0], mv_arg_cell(p, op, 0, b, r, col));
@@ -227,11 +227,11 @@ static int entrywise_op(mateval *m, uint32_t k)
     for (size_t cell = 0; cell < g->n_cells; cell++) {
         if (!mv_present(p, f, cell)) continue;
         uint32_t b, r, col;
-        mv_cell_pos(g, cell, &b, &r, &col);
+        mat_cell_pos(g, cell, &b, &r, &col);
         term_id x, y = TERM_NONE, t;
         if (op->code == MAT_OP_CONCAT_HEADS) {
             const mat_family *h = &p->mats[op->arg[0]];
-            x = cell_term(m, op->arg[0], mv_cell(h, col / h->cols, r, col % h->cols));
+            x = cell_term(m, op->arg[0], mat_cell(h, col / h->cols, r, col % h->cols));
         } else {
             x = cell_term(m, op->arg[0], mv_arg_cell(p, op, 0, b, r, col));
             if (op->n_args == 2) {
@@ -284,7 +284,7 @@ static int softmax_op(mateval *m, uint32_t k)
             }
             term_id row = TERM_NONE, inv = TERM_NONE;
             for (uint32_t col = 0; col < g->cols; col++) {
-                size_t cell = mv_cell(g, b, r, col);
+                size_t cell = mat_cell(g, b, r, col);
                 if (!mv_present(p, f, cell)) continue;
                 if (masked && col > r) { set_rational(m, f, cell, zero); continue; }
                 if (masked && r == 0) { set_rational(m, f, cell, one); continue; }
@@ -555,7 +555,7 @@ static int product_op(mateval *m, uint32_t k)
         for (size_t cell = 0; cell < g->n_cells; cell++) {
             if (!mv_present(p, f, cell)) continue;
             uint32_t b, r, col;
-            mv_cell_pos(g, cell, &b, &r, &col);
+            mat_cell_pos(g, cell, &b, &r, &col);
             fmpq_set_fmpz_frac(q, fmpz_mat_entry(num + b, r, col), den);
             set_term(m, f, cell, term_mul2(s, c, term_num(s, q)));
         }
@@ -568,7 +568,7 @@ static int product_op(mateval *m, uint32_t k)
         for (size_t cell = 0; cell < g->n_cells && status == MATEVAL_OK; cell++) {
             if (!mv_present(p, f, cell)) continue;
             uint32_t b, r, col;
-            mv_cell_pos(g, cell, &b, &r, &col);
+            mat_cell_pos(g, cell, &b, &r, &col);
             for (uint32_t t = 0; t < inner; t++) {
                 term_id x = cell_term(m, op->arg[0], mv_arg_cell(p, op, 0, b, r, t));
                 term_id y = cell_term(m, op->arg[1], mv_arg_cell(p, op, 1, b, t, col));
@@ -594,7 +594,7 @@ static int product_op(mateval *m, uint32_t k)
         for (size_t cell = 0; cell < g->n_cells; cell++) {
             if (!mv_present(p, f, cell)) continue;
             uint32_t b, r, col;
-            mv_cell_pos(g, cell, &b, &r, &col);
+            mat_cell_pos(g, cell, &b, &r, &col);
             /* the products that are not rational (and not 0) */
             size_t open = 0;
             for (uint32_t t = 0; t < inner; t++) {

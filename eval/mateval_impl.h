@@ -33,32 +33,11 @@ struct mateval_family {
     double *dbl;          /* per cell (mateval_doubles) */
 };
 
-static inline size_t mv_cell(const mat_family *f, uint32_t b, uint32_t r, uint32_t c)
-{
-    return ((size_t)b * f->rows + r) * f->cols + c;
-}
-
-static inline void mv_cell_pos(const mat_family *f, size_t cell, uint32_t *b, uint32_t *r, uint32_t *c)
-{
-    *c = (uint32_t)(cell % f->cols);
-    cell /= f->cols;
-    *r = (uint32_t)(cell % f->rows);
-    *b = (uint32_t)(cell / f->rows);
-}
-
 /* The cell of argument i of op read at (b, r, c) of the output, through the
- * argument's view; a rank-3 argument gives batch b, others batch 0. */
+ * argument's view (mat_view_cell). */
 static inline size_t mv_arg_cell(const mat_program *p, const mat_op *op, uint32_t i, uint32_t b, uint32_t r, uint32_t c)
 {
-    const mat_family *a = &p->mats[op->arg[i]];
-    uint32_t rr = r, cc = c;
-    switch ((mat_view)op->view[i]) {
-    case MAT_VIEW_PLAIN: break;
-    case MAT_VIEW_T: rr = c; cc = r; break;
-    case MAT_VIEW_ROW: rr = c; cc = 0; break;
-    case MAT_VIEW_COL: rr = r; cc = 0; break;
-    }
-    return mv_cell(a, a->rank == 3 ? b : 0, rr, cc);
+    return mat_view_cell(&p->mats[op->arg[i]], (mat_view)op->view[i], b, r, c);
 }
 
 /* 1 when the entry at cell exists: a named entry, any entry of a

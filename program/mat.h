@@ -158,11 +158,36 @@ static inline void mat_cell_pos(const mat_family *f, size_t cell, uint32_t *b, u
     *b = (uint32_t)(cell / f->rows);
 }
 
+/* Position (r, c) at batch b of f read through view (a transposed f, a
+ * vector used as every row or column), as f's own batch, row and column in
+ * *fb, *fr, *fc; a family of rank below 3 has one batch, used for every b.
+ * 1 when that position lies in f, else 0. */
+static inline int mat_view_pos(const mat_family *f, mat_view view, uint32_t b, uint32_t r, uint32_t c, uint32_t *fb,
+                               uint32_t *fr, uint32_t *fc)
+{
+    *fb = f->rank == 3 ? b : 0;
+    *fr = r;
+    *fc = c;
+    switch (view) {
+    case MAT_VIEW_PLAIN: break;
+    case MAT_VIEW_T: *fr = c; *fc = r; break;
+    case MAT_VIEW_ROW: *fr = c; *fc = 0; break;
+    case MAT_VIEW_COL: *fr = r; *fc = 0; break;
+    }
+    return *fb < f->batch && *fr < f->rows && *fc < f->cols;
+}
+
+/* The cell of that position; SIZE_MAX when it lies outside f. */
+static inline size_t mat_view_cell(const mat_family *f, mat_view view, uint32_t b, uint32_t r, uint32_t c)
+{
+    uint32_t fb, fr, fc;
+    return mat_view_pos(f, view, b, r, c, &fb, &fr, &fc) ? mat_cell(f, fb, fr, fc) : SIZE_MAX;
+}
+
 /* 1 when cell is one of f's exceptions (f->except is sorted). */
 int mat_is_exception(const mat_family *f, size_t cell);
 /* Name of a cell in a family's form. */
 void mat_format_name(strbuf *out, const mat_family *f, size_t cell);
-
 
 /* ---- building (recognition and programs built by hand) ---- */
 

@@ -20,17 +20,9 @@ static int gap_is_zero(const mat_program *p, const mat_family *f, uint32_t r, ui
 static term_id arg_term(mat_program *p, uint32_t k, uint32_t i, uint32_t b, uint32_t r, uint32_t c)
 {
     const mat_op *op = &p->ops[k];
-    uint32_t a = op->arg[i];
-    uint32_t rr = r, cc = c;
-    switch ((mat_view)op->view[i]) {
-    case MAT_VIEW_PLAIN: break;
-    case MAT_VIEW_T: rr = c; cc = r; break;
-    case MAT_VIEW_ROW: rr = c; cc = 0; break;
-    case MAT_VIEW_COL: rr = r; cc = 0; break;
-    }
-    const mat_family *f = &p->mats[a];
-    uint32_t bb = f->rank == 3 ? b : 0;
-    if (rr >= f->rows || cc >= f->cols || bb >= f->batch) return RECOG_NO_TERM;
+    const mat_family *f = &p->mats[op->arg[i]];
+    uint32_t bb, rr, cc;
+    if (!mat_view_pos(f, (mat_view)op->view[i], b, r, c, &bb, &rr, &cc)) return RECOG_NO_TERM;
     if (f->kind == MAT_KIND_TEMP) return recog_predict_op(p, (uint32_t)f->op, bb, rr, cc);
     term_id t = f->entry[mat_cell(f, bb, rr, cc)];
     if (t == TERM_NONE && gap_is_zero(p, f, rr, cc)) return p->store->zero;
