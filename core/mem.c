@@ -13,6 +13,12 @@ void mem_fail(void)
     abort();
 }
 
+void mem_invariant_failed(const char *module, const char *what)
+{
+    fprintf(stderr, "hmp: %s: internal error: %s\n", module, what);
+    abort();
+}
+
 void *mem_realloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

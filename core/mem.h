@@ -1,5 +1,5 @@
 /* mem: allocation that never returns NULL (running out of memory ends the
- * program with a message), and the hash mixer of the interning tables. */
+ * program with a message), the one invariant check, and the hash mixer. */
 #ifndef HMP_MEM_H
 #define HMP_MEM_H
 
@@ -16,6 +16,12 @@ char *mem_strdup(const char *s);
 void mem_populate(void *p, size_t n);
 /* Ends the program: "hmp: out of memory". */
 void mem_fail(void) __attribute__((noreturn));
+/* Ends the program: "hmp: MODULE: internal error: WHAT" (a broken
+ * invariant, a bug; never what input can cause). */
+void mem_invariant_failed(const char *module, const char *what) __attribute__((noreturn));
+/* The one assertion: ends the program when ok is false, in every build
+ * (NDEBUG does not remove it). */
+#define HMP_INVARIANT(ok, module, what) ((ok) ? (void)0 : mem_invariant_failed((module), (what)))
 
 /* A 64-bit finaliser (MurmurHash3's fmix64): every input bit affects every
  * output bit. */

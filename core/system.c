@@ -15,11 +15,6 @@
 #define SYS_CYCLE_HEAD 6
 #define SYS_CYCLE_TAIL 3
 
-static void sys_invariant(int ok, const char *what)
-{
-    if (!ok) { fprintf(stderr, "hmp: sys: %s\n", what); abort(); }
-}
-
 /* A growable array of 32-bit values. */
 typedef struct u32_vec {
     uint32_t *v;
@@ -63,8 +58,7 @@ static size_t map_definitions(sys *y, diag_list *d)
     size_t errors = 0;
     for (size_t i = 0; i < sc->n_rels; i++) {
         term_id name = sc->rels[i].name;
-        sys_invariant(name != TERM_NONE && name < s->n_nodes && term_op_of(s, name) == OP_SYM,
-                      "relation name is not a symbol");
+        HMP_INVARIANT(name != TERM_NONE && name < s->n_nodes && term_op_of(s, name) == OP_SYM, "sys", "relation name is not a symbol");
         sym_id v = term_sym_of(s, name);
         if (y->rel_of_sym[v] >= 0) {
             const relation *first = &sc->rels[y->rel_of_sym[v]];
@@ -98,7 +92,7 @@ static void collect_dependencies(dep_lists *g, sys *y)
     for (size_t i = 0; i < sc->n_rels; i++) {
         g->start[i] = (uint32_t)g->dep.n;
         term_id rhs = sc->rels[i].rhs;
-        sys_invariant(rhs != TERM_NONE && rhs < s->n_nodes, "relation without a right-hand side");
+        HMP_INVARIANT(rhs != TERM_NONE && rhs < s->n_nodes, "sys", "relation without a right-hand side");
         uint32_t mark = (uint32_t)i + 1;
         syms.n = 0;
         stack.n = 0;
@@ -230,8 +224,7 @@ static size_t choose_outputs(sys *y, const dep_lists *g, diag_list *d)
             if (dir->kind != DIRECTIVE_OUTPUT) continue;
             for (size_t j = 0; j < dir->n_args; j++) {
                 term_id t = dir->args[j];
-                sys_invariant(t != TERM_NONE && t < s->n_nodes && term_op_of(s, t) == OP_SYM,
-                              "output directive names a non-symbol");
+                HMP_INVARIANT(t != TERM_NONE && t < s->n_nodes && term_op_of(s, t) == OP_SYM, "sys", "output directive names a non-symbol");
                 int32_t r = sys_relation_of(y, t);
                 if (r < 0) {
                     diag_error(d, sc->src, dir->arg_pos[j], "output '%s' is not defined by any relation",
@@ -299,7 +292,7 @@ static void memo_reserve(sys *y, term_id t)
     if (t < y->memo_size) return;
     uint32_t size = y->store->n_nodes;
     if (size < y->memo_size + y->memo_size / 2) size = y->memo_size + y->memo_size / 2;
-    sys_invariant(t < size, "term outside the store");
+    HMP_INVARIANT(t < size, "sys", "term outside the store");
     y->memo = mem_realloc(y->memo, (size_t)size * sizeof *y->memo);
     memset(y->memo + y->memo_size, 0, (size_t)(size - y->memo_size) * sizeof *y->memo);
     y->memo_size = size;
@@ -320,7 +313,7 @@ static term_id inline_term(sys *y, term_id root)
     vec_push(&stack, root);
     while (stack.n) {
         term_id t = stack.v[stack.n - 1];
-        sys_invariant(t < y->memo_size, "term outside the substitution memo");
+        HMP_INVARIANT(t < y->memo_size, "sys", "term outside the substitution memo");
         if (y->memo[t]) { stack.n--; continue; }
         term_op op = term_op_of(s, t);
         if (op == OP_NUM) { y->memo[t] = t; stack.n--; continue; }
@@ -363,7 +356,7 @@ static term_id inline_term(sys *y, term_id root)
 term_id sys_inline_relation(sys *y, size_t i)
 {
     if (!y->inlined) return TERM_NONE;
-    sys_invariant(i < y->scr->n_rels, "relation index out of range");
+    HMP_INVARIANT(i < y->scr->n_rels, "sys", "relation index out of range");
     if (y->inlined[i]) return y->inlined[i];
     term_id v = inline_term(y, y->scr->rels[i].rhs);
     y->inlined[i] = v;

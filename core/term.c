@@ -952,3 +952,28 @@ size_t term_mark_reachable(unsigned char *mark, const term_store *s, const term_
     }
     return count;
 }
+
+term_id term_ninf_site(const term_store *s, term_id t)
+{
+    for (;;) {
+        uint32_t n = term_nargs(s, t);
+        const term_id *a = term_args(s, t);
+        term_id next = TERM_NONE;
+        for (uint32_t i = 0; i < n && next == TERM_NONE; i++)
+            if (a[i] != s->neg_inf && term_has_ninf(s, a[i])) next = a[i];
+        if (next == TERM_NONE) return t;
+        t = next;
+    }
+}
+
+const char *term_ninf_misuse(const term_store *s, term_id w)
+{
+    switch (term_op_of(s, w)) {
+    case OP_LOG: return "logarithm of -inf";
+    case OP_ABS: return "absolute value of -inf";
+    case OP_MUL: return "-inf times a factor that is not a positive rational";
+    case OP_POW: return term_has_ninf(s, term_arg(s, w, 0)) ? "power of -inf" : "-inf in an exponent";
+    case OP_ADD: return "-inf in a sum with no value";
+    default: return "-inf where a real number is needed";
+    }
+}

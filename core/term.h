@@ -148,6 +148,13 @@ term_id term_make(term_store *s, term_op op, const term_id *args, size_t n);
 /* ---- accessors ---- */
 static inline term_op term_op_of(const term_store *s, term_id t) { return (term_op)(s->ops[t] & TERM_OP_MASK); }
 static inline int term_has_ninf(const term_store *s, term_id t) { return (s->ops[t] & TERM_FLAG_NINF) != 0; }
+/* The innermost term under t (t flagged with TERM_FLAG_NINF, t != -inf) that
+ * mentions -inf and has no value: descends through arguments that mention
+ * -inf to a term whose only such argument is -inf itself. Every such term is
+ * formal (the constructors fold all that have values). */
+term_id term_ninf_site(const term_store *s, term_id t);
+/* Why w, a site (term_ninf_site), has no real value: "logarithm of -inf". */
+const char *term_ninf_misuse(const term_store *s, term_id w);
 static inline uint32_t term_nargs(const term_store *s, term_id t)
 {
     uint8_t op = s->ops[t] & TERM_OP_MASK;

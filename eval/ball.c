@@ -86,19 +86,6 @@ static void lse_ball(arb_t v, const arb_struct *val, const term_id *a, uint32_t 
     arb_clear(sum);
 }
 
-term_id ball_ninf_site(const term_store *s, term_id t)
-{
-    for (;;) {
-        uint32_t n = term_nargs(s, t);
-        const term_id *a = term_args(s, t);
-        term_id next = TERM_NONE;
-        for (uint32_t i = 0; i < n && next == TERM_NONE; i++)
-            if (a[i] != s->neg_inf && term_has_ninf(s, a[i])) next = a[i];
-        if (next == TERM_NONE) return t;
-        t = next;
-    }
-}
-
 /* The ball of node t from the balls of its arguments. */
 static ball_status eval_node(ball_ctx *ctx, term_id t, slong prec)
 {
@@ -163,7 +150,7 @@ ball_status ball_eval(const arb_struct **out, term_id *where, ball_ctx *ctx, ter
         if (term_has_ninf(ctx->s, u)) {
             /* -inf itself, or a formal term around it (core/term.h): no ball */
             st = BALL_NINF;
-            *where = u == ctx->s->neg_inf ? u : ball_ninf_site(ctx->s, u);
+            *where = u == ctx->s->neg_inf ? u : term_ninf_site(ctx->s, u);
             break;
         }
         uint32_t k = term_nargs(ctx->s, u);

@@ -35,10 +35,5 @@ void ball_ctx_clear(ball_ctx *ctx);
  * when t is -inf). Iterative: no recursion on term depth. */
 ball_status ball_eval(const arb_struct **out, term_id *where, ball_ctx *ctx, term_id t, slong prec);
 
-/* The innermost term under t (t flagged with TERM_FLAG_NINF, t != -inf) that
- * mentions -inf and has no value: descends through arguments that mention
- * -inf, preferring compound ones, to a term whose only such argument is -inf
- * itself. Every such term is formal (core/term.h folds all that have values). */
-term_id ball_ninf_site(const term_store *s, term_id t);
 
 #endif

@@ -115,20 +115,6 @@ static int check_domain(diag_list *d, sys *y, expval_ctx *ex, term_id w, term_id
     return reported;
 }
 
-/* What is wrong at w, the innermost term around -inf (ball_ninf_site): the
- * store folds every use of -inf that has a value, so w has none. */
-static const char *ninf_misuse(const term_store *s, term_id w)
-{
-    switch (term_op_of(s, w)) {
-    case OP_LOG: return "logarithm of -inf";
-    case OP_ABS: return "absolute value of -inf";
-    case OP_MUL: return "-inf times a factor that is not a positive rational";
-    case OP_POW: return term_has_ninf(s, term_arg(s, w, 0)) ? "power of -inf" : "-inf in an exponent";
-    case OP_ADD: return "-inf in a sum with no value";
-    default: return "-inf where a real number is needed";
-    }
-}
-
 /* Reports every output that depends on a free symbol. 1 if any. */
 static int check_free_symbols(diag_list *d, sys *y, const term_id *terms, size_t n)
 {
@@ -309,7 +295,7 @@ static int scalar_values(eval_result *res, sys *y, const eval_request *req, diag
             }
             if (st == BALL_UNDECIDED && check_domain(d, y, &ex, where, y->outputs[i])) { failed = 1; break; }
             if (st == BALL_NINF) {
-                domain_error(d, y, where, y->outputs[i], ninf_misuse(s, where));
+                domain_error(d, y, where, y->outputs[i], term_ninf_misuse(s, where));
                 failed = 1;
                 break;
             }

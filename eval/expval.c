@@ -1009,7 +1009,7 @@ static term_id failure_site(const expval_ctx *ctx, term_id t)
 {
     const term_store *s = ctx->s;
     for (;;) {
-        if (term_has_ninf(s, t)) return t == s->neg_inf ? t : ball_ninf_site(s, t);
+        if (term_has_ninf(s, t)) return t == s->neg_inf ? t : term_ninf_site(s, t);
         uint32_t n = term_nargs(s, t);
         const term_id *args = term_args(s, t);
         uint32_t i = 0;

@@ -82,7 +82,7 @@ void expval_ctx_init(expval_ctx *ctx, const term_store *s);
 void expval_ctx_clear(expval_ctx *ctx);
 /* The value of t. On failure the status, and in *where the node that failed
  * (the innermost one: e.g. the zero that was divided by; for EV_NINF the
- * innermost term around -inf, as ball_ninf_site, or t when t is -inf).
+ * innermost term around -inf, as term_ninf_site, or t when t is -inf).
  * Iterative. */
 int expval_of_term(expval *out, term_id *where, expval_ctx *ctx, term_id t);
 

@@ -3,7 +3,6 @@
  * with their terms, to know which entries are numbers. */
 #include "eval/mateval_impl.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,8 +189,7 @@ static term_id cell_term(mateval *m, uint32_t f, size_t cell)
     }
     if (v->kind[cell] == MV_TERM) return v->term[cell];
     if (v->kind[cell] == MV_ABSENT) return TERM_NONE;
-    fprintf(stderr, "hmp: internal error: an unbuilt entry is read (mateval)\n");
-    abort();
+    mem_invariant_failed("mateval", "an unbuilt entry is read");
 }
 
 static void set_term(mateval *m, uint32_t f, size_t cell, term_id t)
@@ -439,10 +437,7 @@ static int factor_of(fmpq_t q, term_id *t, mateval *m, uint32_t f, size_t cell)
 {
     if (mv_rational(q, m, f, cell)) return 1;
     *t = m->fam[f].term[cell];
-    if (m->fam[f].kind[cell] != MV_TERM) {
-        fprintf(stderr, "hmp: internal error: an unbuilt entry is read (mateval)\n");
-        abort();
-    }
+    HMP_INVARIANT(m->fam[f].kind[cell] == MV_TERM, "mateval", "an unbuilt entry is read");
     return 0;
 }
 

@@ -123,7 +123,7 @@ static void run_report(strbuf *b, sys *y, const run_options *opt)
     if (!shown || !roots) mem_fail();
     for (size_t k = 0; k < n; k++) {
         int32_t r = sys_relation_of(y, y->outputs[k]);
-        if (r < 0) { fputs("hmp: run: an output without a relation\n", stderr); abort(); }
+        HMP_INVARIANT(r >= 0, "run", "an output without a relation");
         roots[k] = sys_inline_relation(y, (size_t)r);
         shown[k] = opt->inline_terms ? roots[k] : sc->rels[r].rhs;
     }

@@ -680,31 +680,6 @@ static void name_lines(cse_ir *ir, const variant *v, const sys *y)
  * (the store folds every use of -inf that has a value). */
 static int no_real_value(const term_store *s, term_id t) { return term_has_ninf(s, t) && t != s->neg_inf; }
 
-/* The innermost term under t (no_real_value) that has no real value itself
- * while its arguments do (or are -inf). */
-static term_id ninf_site(const term_store *s, term_id t)
-{
-    for (;;) {
-        term_id next = TERM_NONE;
-        for (uint32_t i = 0; i < term_nargs(s, t) && next == TERM_NONE; i++)
-            if (no_real_value(s, term_arg(s, t, i))) next = term_arg(s, t, i);
-        if (next == TERM_NONE) return t;
-        t = next;
-    }
-}
-
-static const char *ninf_misuse(const term_store *s, term_id w)
-{
-    switch (term_op_of(s, w)) {
-    case OP_LOG: return "logarithm of -inf";
-    case OP_ABS: return "absolute value of -inf";
-    case OP_MUL: return "-inf times a factor that is not a positive rational";
-    case OP_POW: return term_has_ninf(s, term_arg(s, w, 0)) ? "power of -inf" : "-inf in an exponent";
-    case OP_ADD: return "-inf in a sum with no value";
-    default: return "-inf where a real number is needed";
-    }
-}
-
 size_t cse_check_outputs(diag_list *d, sys *y)
 {
     if (!y->inlined) return 0;
@@ -714,14 +689,14 @@ size_t cse_check_outputs(diag_list *d, sys *y)
         int32_t r = sys_relation_of(y, y->outputs[i]);
         term_id t = sys_inline_relation(y, (size_t)r);
         if (!no_real_value(s, t)) continue;
-        term_id w = ninf_site(s, t);
+        term_id w = term_ninf_site(s, t);
         strbuf b;
         strbuf_init(&b);
         print_infix(&b, s, w);
         if (b.len > 60) { b.len = 57; strbuf_puts(&b, "..."); }
         const relation *rel = &y->scr->rels[r];
         diag_error(d, y->scr->src, rel->name_pos, "output '%s' has no real value: %s (in %s)",
-                   term_sym_name(s, rel->name), ninf_misuse(s, w), strbuf_str(&b));
+                   term_sym_name(s, rel->name), term_ninf_misuse(s, w), strbuf_str(&b));
         strbuf_clear(&b);
         bad++;
     }

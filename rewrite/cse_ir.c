@@ -3,7 +3,6 @@
  * temporaries, signs) with the operation counts of docs/CSE.md. */
 #include "rewrite/cse_impl.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,11 +14,6 @@
 #define CSE_MAX_DEPTH 48
 /* Integer powers of constants are folded only below this many bits. */
 #define CSE_FOLD_BITS 4096
-
-static void ir_invariant(int ok, const char *what)
-{
-    if (!ok) { fprintf(stderr, "hmp: cse: %s\n", what); abort(); }
-}
 
 /* ---- a vector of references, on the stack while small ---- */
 
@@ -351,7 +345,7 @@ static uint32_t side_find(const cse_ir *ir, uint32_t h, unsigned kind, unsigned 
 /* The node with this key, made if new. items must not point into the pool. */
 static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uint32_t nnum, const cse_ref *items, size_t n)
 {
-    ir_invariant(n < ((size_t)1 << 31), "too many items in one node");
+    HMP_INVARIANT(n < ((size_t)1 << 31), "cse", "too many items in one node");
     uint32_t h = key_hash(kind, fn, aux, nnum, items, n);
     int bulk = ir->bulk && (kind == CK_SUM || kind == CK_PROD);
     if (!bulk) {
@@ -367,7 +361,7 @@ static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uin
         uint32_t id = ir->bulk ? side_find(ir, h, kind, fn, aux, nnum, items, n) : 0;
         if (id) return id;
     }
-    ir_invariant(ir->n_nodes < ((uint32_t)1 << 30), "too many nodes");
+    HMP_INVARIANT(ir->n_nodes < ((uint32_t)1 << 30), "cse", "too many nodes");
     if (ir->n_nodes == ir->cap_nodes) nodes_grow(ir, ir->cap_nodes + ir->cap_nodes / 2);
     if (ir->n_pool + n > ir->cap_pool) {
         size_t cap = ir->cap_pool + ir->cap_pool / 2;
@@ -376,7 +370,7 @@ static uint32_t intern(cse_ir *ir, unsigned kind, unsigned fn, uint32_t aux, uin
         mem_populate(ir->pool + ir->cap_pool, (cap - ir->cap_pool) * sizeof *ir->pool);
         ir->cap_pool = cap;
     }
-    ir_invariant(ir->n_pool + n <= UINT32_MAX, "item pool full");
+    HMP_INVARIANT(ir->n_pool + n <= UINT32_MAX, "cse", "item pool full");
     uint32_t id = ir->n_nodes++;
     cse_node *nd = &ir->nodes[id];
     nd->kind = (uint8_t)kind;
@@ -478,7 +472,7 @@ cse_ref cse_resolve_forwarded(cse_ir *ir, cse_ref r)
     uint32_t n = CSE_NODE(r);
     cse_ref cur = r;
     for (int steps = 0; ir->fwd[CSE_NODE(cur)] != CSE_REF(CSE_NODE(cur), 0); steps++) {
-        ir_invariant(steps < (1 << 30), "forwarding cycle");
+        HMP_INVARIANT(steps < (1 << 30), "cse", "forwarding cycle");
         cur = ir->fwd[CSE_NODE(cur)] ^ CSE_NEG(cur);
     }
     if (ir->fwd[n] != (cur ^ CSE_NEG(r))) set_fwd(ir, n, cur ^ CSE_NEG(r)); /* path compression: +n stands for this */
@@ -1192,7 +1186,7 @@ void cse_tree_count(fmpz_t total, cse_ir *ir, const cse_ref *roots, size_t n)
         const cse_node *nd = &ir->nodes[m];
         const cse_ref *it = cse_items(ir, m);
         for (uint32_t i = 0; i < nd->n; i++) {
-            ir_invariant(CSE_NODE(it[i]) < m, "nodes out of order for the tree count");
+            HMP_INVARIANT(CSE_NODE(it[i]) < m, "cse", "nodes out of order for the tree count");
             left[CSE_NODE(it[i])]++;
         }
     }

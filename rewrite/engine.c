@@ -3,7 +3,6 @@
  * term, so that a step replaces every occurrence of its before term. */
 #include "rewrite/engine.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +22,6 @@ struct rw_frame {
     uint32_t vbase, next;
     uint8_t phase;
 };
-
-static void rw_invariant(int ok, const char *what)
-{
-    if (!ok) { fprintf(stderr, "hmp: rewrite engine: %s\n", what); abort(); }
-}
 
 /* ---- memo ---- */
 
@@ -218,7 +212,7 @@ static uint32_t rule_index(const rw_engine *e, const rule *r)
 {
     for (size_t i = 0; i < e->n_rules; i++)
         if (e->rules[i] == r) return (uint32_t)i;
-    rw_invariant(0, "a rule the engine does not hold");
+    HMP_INVARIANT(0, "rewrite engine", "a rule the engine does not hold");
     return 0;
 }
 
@@ -354,7 +348,7 @@ static term_id simplify_memo(rw_engine *e, term_id t)
             finish(e, v);
         }
     }
-    rw_invariant(e->n_vals == base_vals + 1, "value stack out of balance");
+    HMP_INVARIANT(e->n_vals == base_vals + 1, "rewrite engine", "value stack out of balance");
     return e->vals[--e->n_vals];
 }
 
@@ -400,7 +394,7 @@ static term_id find_redex(term_id *after, const rule **r, rw_engine *e, term_id 
 
 int rw_step_term(rw_step *step, term_id *out, rw_engine *e, term_id t, uint32_t where)
 {
-    rw_invariant(t != TERM_NONE && t < e->s->n_nodes, "a term outside the store");
+    HMP_INVARIANT(t != TERM_NONE && t < e->s->n_nodes, "rewrite engine", "a term outside the store");
     term_id after = TERM_NONE;
     const rule *r = NULL;
     term_id x = find_redex(&after, &r, e, t);
@@ -414,7 +408,7 @@ int rw_step_term(rw_step *step, term_id *out, rw_engine *e, term_id t, uint32_t 
 
 term_id rw_simplify(rw_engine *e, term_id t, uint32_t where)
 {
-    rw_invariant(t != TERM_NONE && t < e->s->n_nodes, "a term outside the store");
+    HMP_INVARIANT(t != TERM_NONE && t < e->s->n_nodes, "rewrite engine", "a term outside the store");
     if (!e->trace) return simplify_memo(e, t);
     rw_step st;
     term_id u;
