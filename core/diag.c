@@ -2,6 +2,7 @@
  * with the source line and a caret under the column. */
 #include "core/diag.h"
 #include "core/mem.h"
+#include "core/vec.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -107,10 +108,7 @@ static void diag_vadd(diag_list *d, diag_level level, const source *src, src_pos
     } else if (d->n_errors > d->max_errors) {
         return;
     }
-    if (d->n == d->cap) {
-        d->cap = d->cap ? 2 * d->cap : 8;
-        d->items = mem_realloc(d->items, d->cap * sizeof *d->items);
-    }
+    VEC_RESERVE(d->items, d->cap, d->n + 1);
     strbuf b;
     strbuf_init(&b);
     strbuf_vprintf(&b, fmt, ap);

@@ -3,6 +3,7 @@
  * collect their operands on one scratch stack and become one term each. */
 #include "core/parse.h"
 #include "core/mem.h"
+#include "core/vec.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -431,10 +432,7 @@ static void parser_clear(parser *p)
 
 static void push(parser *p, term_id t)
 {
-    if (p->top == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 256;
-        p->stk = mem_realloc(p->stk, p->cap * sizeof *p->stk);
-    }
+    VEC_RESERVE(p->stk, p->cap, p->top + 1);
     p->stk[p->top++] = t;
 }
 
@@ -784,10 +782,7 @@ static int expect_statement_end(parser *p, const char *what)
 
 static void script_grow_dirs(script *sc)
 {
-    if (sc->n_dirs == sc->cap_dirs) {
-        sc->cap_dirs = sc->cap_dirs ? 2 * sc->cap_dirs : 8;
-        sc->dirs = mem_realloc(sc->dirs, sc->cap_dirs * sizeof *sc->dirs);
-    }
+    VEC_RESERVE(sc->dirs, sc->cap_dirs, sc->n_dirs + 1);
 }
 
 /* output_directive -> 'output' NAME { ',' NAME } */
@@ -870,10 +865,7 @@ static void parse_statement(parser *p, script *sc)
     r.rhs_pos = k->pos;
     r.rhs = parse_expression(p);
     if (!r.rhs || !expect_statement_end(p, "an operator or end of statement") || p->failed) return;
-    if (sc->n_rels == sc->cap_rels) {
-        sc->cap_rels = sc->cap_rels ? 2 * sc->cap_rels : 16;
-        sc->rels = mem_realloc(sc->rels, sc->cap_rels * sizeof *sc->rels);
-    }
+    VEC_RESERVE(sc->rels, sc->cap_rels, sc->n_rels + 1);
     sc->rels[sc->n_rels++] = r;
 }
 

@@ -3,6 +3,7 @@
  * stack of pending items, so a term's depth never reaches the C stack. */
 #include "core/print.h"
 #include "core/mem.h"
+#include "core/vec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,17 +50,7 @@ typedef struct printer {
     item_vec line;  /* the items of one expansion, in reading order */
 } printer;
 
-static void items_push(item_vec *x, item it)
-{
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 64;
-        item *v = realloc(x->v, cap * sizeof *v);
-        if (!v) mem_fail();
-        x->v = v;
-        x->cap = cap;
-    }
-    x->v[x->n++] = it;
-}
+static void items_push(item_vec *x, item it) { VEC_PUSH(x->v, x->n, x->cap, it); }
 
 static void emit_text(printer *p, const char *text)
 {

@@ -3,6 +3,7 @@
  * and substitution of defined names into one shared DAG. No recursion. */
 #include "core/system.h"
 #include "core/mem.h"
+#include "core/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +16,6 @@
 #define SYS_CYCLE_HEAD 6
 #define SYS_CYCLE_TAIL 3
 
-/* A growable array of 32-bit values. */
-typedef struct u32_vec {
-    uint32_t *v;
-    size_t n, cap;
-} u32_vec;
-
-static void vec_push(u32_vec *a, uint32_t x)
-{
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 64;
-        a->v = mem_realloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = x;
-}
 
 static int cmp_u32(const void *pa, const void *pb)
 {
@@ -75,7 +62,7 @@ static size_t map_definitions(sys *y, diag_list *d)
 /* Dependencies as lists: relation i depends on dep[start[i] .. start[i+1]). */
 typedef struct dep_lists {
     uint32_t *start;
-    u32_vec dep;
+    vec_u32 dep;
 } dep_lists;
 
 /* Walks every right-hand side once per relation (shared subterms once),
@@ -87,7 +74,7 @@ static void collect_dependencies(dep_lists *g, sys *y)
     term_store *s = y->store;
     uint32_t *stamp = mem_calloc(s->n_nodes, sizeof *stamp);
     unsigned char *free_seen = mem_calloc(y->n_sym_slots, 1);
-    u32_vec stack = { 0 }, syms = { 0 }, free_syms = { 0 };
+    vec_u32 stack = { 0 }, syms = { 0 }, free_syms = { 0 };
     g->start = mem_realloc(NULL, (sc->n_rels + 1) * sizeof *g->start);
     for (size_t i = 0; i < sc->n_rels; i++) {
         g->start[i] = (uint32_t)g->dep.n;
@@ -97,24 +84,24 @@ static void collect_dependencies(dep_lists *g, sys *y)
         syms.n = 0;
         stack.n = 0;
         stamp[rhs] = mark;
-        vec_push(&stack, rhs);
+        vec_u32_push(&stack, rhs);
         while (stack.n) {
             term_id t = stack.v[--stack.n];
-            if (term_op_of(s, t) == OP_SYM) { vec_push(&syms, t); continue; }
+            if (term_op_of(s, t) == OP_SYM) { vec_u32_push(&syms, t); continue; }
             uint32_t k = term_nargs(s, t);
             const term_id *a = term_args(s, t);
             for (uint32_t j = 0; j < k; j++)
-                if (stamp[a[j]] != mark) { stamp[a[j]] = mark; vec_push(&stack, a[j]); }
+                if (stamp[a[j]] != mark) { stamp[a[j]] = mark; vec_u32_push(&stack, a[j]); }
         }
         if (syms.n > 1) qsort(syms.v, syms.n, sizeof *syms.v, cmp_u32);
         int in_force = rel_in_force(y, i);
         for (size_t j = 0; j < syms.n; j++) {
             int32_t r = sys_relation_of(y, syms.v[j]);
             if (r >= 0) {
-                if (in_force) vec_push(&g->dep, (uint32_t)r);
+                if (in_force) vec_u32_push(&g->dep, (uint32_t)r);
             } else {
                 sym_id v = term_sym_of(s, syms.v[j]);
-                if (!free_seen[v]) { free_seen[v] = 1; vec_push(&free_syms, syms.v[j]); }
+                if (!free_seen[v]) { free_seen[v] = 1; vec_u32_push(&free_syms, syms.v[j]); }
             }
         }
     }
@@ -309,8 +296,8 @@ static term_id inline_term(sys *y, term_id root)
     const script *sc = y->scr;
     memo_reserve(y, root);
     if (y->memo[root]) return y->memo[root];
-    u32_vec stack = { 0 }, args = { 0 };
-    vec_push(&stack, root);
+    vec_u32 stack = { 0 }, args = { 0 };
+    vec_u32_push(&stack, root);
     while (stack.n) {
         term_id t = stack.v[stack.n - 1];
         HMP_INVARIANT(t < y->memo_size, "sys", "term outside the substitution memo");
@@ -326,7 +313,7 @@ static term_id inline_term(sys *y, term_id root)
                 y->inlined[r] = y->memo[rhs];
                 stack.n--;
             } else {
-                vec_push(&stack, rhs);
+                vec_u32_push(&stack, rhs);
             }
             continue;
         }
@@ -334,14 +321,14 @@ static term_id inline_term(sys *y, term_id root)
         int ready = 1;
         for (uint32_t j = k; j-- > 0;) {
             term_id a = term_arg(s, t, j);
-            if (!y->memo[a]) { ready = 0; vec_push(&stack, a); }
+            if (!y->memo[a]) { ready = 0; vec_u32_push(&stack, a); }
         }
         if (!ready) continue;
         int changed = 0;
         args.n = 0;
         for (uint32_t j = 0; j < k; j++) {
             term_id a = term_arg(s, t, j);
-            vec_push(&args, y->memo[a]);
+            vec_u32_push(&args, y->memo[a]);
             changed |= y->memo[a] != a;
         }
         /* a canonical node over unchanged arguments is its own value */

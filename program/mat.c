@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 void mat_program_init(mat_program *p, term_store *s)
 {
@@ -34,10 +35,7 @@ void mat_program_clear(mat_program *p)
 
 uint32_t mat_push_family(mat_program *p)
 {
-    if (p->n_mats == p->cap_mats) {
-        p->cap_mats = p->cap_mats ? 2 * p->cap_mats : 16;
-        p->mats = mem_realloc(p->mats, p->cap_mats * sizeof *p->mats);
-    }
+    VEC_RESERVE(p->mats, p->cap_mats, p->n_mats + 1);
     mat_family *f = &p->mats[p->n_mats];
     memset(f, 0, sizeof *f);
     f->op = -1;
@@ -46,10 +44,7 @@ uint32_t mat_push_family(mat_program *p)
 
 uint32_t mat_push_op(mat_program *p, const mat_op *op)
 {
-    if (p->n_ops == p->cap_ops) {
-        p->cap_ops = p->cap_ops ? 2 * p->cap_ops : 16;
-        p->ops = mem_realloc(p->ops, p->cap_ops * sizeof *p->ops);
-    }
+    VEC_RESERVE(p->ops, p->cap_ops, p->n_ops + 1);
     mat_op *o = &p->ops[p->n_ops];
     *o = *op;
     o->cache_t = TERM_NONE;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 /* expand, together and factor decline (leave the term as it is) past this
  * many terms in the result. */
@@ -231,10 +232,7 @@ static term_id together(const rule_match *m, term_id t)
         for (uint32_t j = 0; j < k; j++) {
             term_id f = k == 1 && term_op_of(s, v[i]) != OP_MUL ? v[i] : term_arg(s, v[i], j);
             if (!rule_is_denominator(s, f)) continue;
-            if (n_bp == cap_bp) {
-                cap_bp = cap_bp ? 2 * cap_bp : 16;
-                bp = mem_realloc(bp, cap_bp * sizeof *bp);
-            }
+            VEC_RESERVE(bp, cap_bp, n_bp + 1);
             fmpq_t e;
             fmpq_init(e);
             fmpq_neg(e, term_value(s, term_arg(s, f, 1)));
@@ -303,18 +301,15 @@ static term_id collect_factor(const rule_match *m, term_id t)
     term_store *s = m->s;
     uint32_t n;
     term_id *v = args_copy(s, t, &n);
-    struct { term_id *v; size_t n, cap; } all = { 0 };
+    vec_u32 all;
+    vec_u32_init(&all);
     for (uint32_t i = 0; i < n; i++) {
         const term_id *f;
         uint32_t k = factors_of(s, v[i], &f);
         for (uint32_t j = 0; j < k; j++) {
             term_id g = f ? f[j] : v[i];
             if (term_op_of(s, g) != OP_NUM) {
-                if (all.n == all.cap) {
-                    all.cap = all.cap ? 2 * all.cap : 64;
-                    all.v = mem_realloc(all.v, all.cap * sizeof *all.v);
-                }
-                all.v[all.n++] = g;
+                vec_u32_push(&all, g);
             }
         }
     }

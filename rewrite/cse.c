@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 #include "core/print.h"
 #include "rewrite/cse_impl.h"
 
@@ -26,33 +27,7 @@ void cse_options_init(cse_options *opt)
 
 /* ---- growable arrays ---- */
 
-typedef struct u32vec {
-    uint32_t *v;
-    size_t n, cap;
-} u32vec;
 
-static void u32_push(u32vec *a, uint32_t x)
-{
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 64;
-        a->v = mem_realloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = x;
-}
-
-typedef struct refbuf {
-    cse_ref *v;
-    size_t n, cap;
-} refbuf;
-
-static void rb_push(refbuf *a, cse_ref x)
-{
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 64;
-        a->v = mem_realloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = x;
-}
 
 static int u64_cmp(const void *a, const void *b)
 {
@@ -95,15 +70,15 @@ static size_t pass_factor(cse_ir *ir)
 {
     uint32_t base_n = ir->n_nodes;
     const uint32_t *uses = ir->uses; /* of the nodes below base_n */
-    u32vec work = { 0 };
+    vec_u32 work = { 0 };
     for (size_t k = 0; k < ir->n_order; k++)
-        if (ir->nodes[ir->order[k]].kind == CK_SUM) u32_push(&work, ir->order[k]);
+        if (ir->nodes[ir->order[k]].kind == CK_SUM) vec_u32_push(&work, ir->order[k]);
     size_t done = 0;
     uint64_t *keys = NULL;
     size_t cap_keys = 0, cap_seen = 0;
     uint64_t *seen = NULL; /* a set of keys + 1 (open addressing) */
     uint32_t *seen_count = NULL;
-    refbuf group = { 0 }, rest = { 0 }, num = { 0 }, den = { 0 };
+    vec_u32 group = { 0 }, rest = { 0 }, num = { 0 }, den = { 0 };
     for (size_t w = 0; w < work.n; w++) {
         uint32_t m = work.v[w];
         if (cse_is_forwarded(ir, m) || ir->kind[m] != CK_SUM) continue;
@@ -180,7 +155,7 @@ static size_t pass_factor(cse_ir *ir)
             cse_ref r = cse_resolve(ir, cse_items(ir, m)[i]);
             uint32_t t = CSE_NODE(r), pos;
             if (ir->nodes[t].kind != CK_PROD || (t < base_n && uses[t] != 1) || !factor_of(ir, t, best, &pos)) {
-                rb_push(&rest, r);
+                vec_u32_push(&rest, r);
                 continue;
             }
             const cse_node *tn = &ir->nodes[t];
@@ -189,17 +164,17 @@ static size_t pass_factor(cse_ir *ir)
             for (uint32_t j = 0; j < tn->nnum; j++) {
                 cse_ref f = cse_resolve(ir, cse_items(ir, t)[j]);
                 if (j == pos) fsign = CSE_NEG(f);
-                else { rb_push(&num, f); nn++; }
+                else { vec_u32_push(&num, f); nn++; }
             }
             for (uint32_t j = tn->nnum; j < tn->n; j++) {
                 cse_ref f = cse_resolve(ir, cse_items(ir, t)[j]);
                 if (j == pos) fsign = CSE_NEG(f);
-                else rb_push(&num, f);
+                else vec_u32_push(&num, f);
             }
-            rb_push(&den, (cse_ref)start);
-            rb_push(&den, nn);
-            rb_push(&den, (cse_ref)(num.n - start - nn));
-            rb_push(&den, CSE_NEG(r) ^ fsign);
+            vec_u32_push(&den, (cse_ref)start);
+            vec_u32_push(&den, nn);
+            vec_u32_push(&den, (cse_ref)(num.n - start - nn));
+            vec_u32_push(&den, CSE_NEG(r) ^ fsign);
         }
         for (size_t g = 0; g < den.n; g += 4) {
             if (g % (4 * CSE_PREFETCH_AHEAD) == 0) /* the next few products' slots */
@@ -207,19 +182,19 @@ static size_t pass_factor(cse_ir *ir)
                     cse_prod_prefetch(ir, num.v + den.v[a], den.v[a + 1], num.v + den.v[a] + den.v[a + 1], den.v[a + 2]);
             const cse_ref *fs = num.v + den.v[g];
             cse_ref rest_of_term = cse_prod(ir, fs, den.v[g + 1], fs + den.v[g + 1], den.v[g + 2]);
-            rb_push(&group, rest_of_term ^ den.v[g + 3]);
+            vec_u32_push(&group, rest_of_term ^ den.v[g + 3]);
         }
         cse_ref inner = cse_sum(ir, group.v, group.n);
         cse_ref f = CSE_REF(fnode, 0);
         cse_ref factored = side_den ? cse_prod(ir, &inner, 1, &f, 1) : cse_prod(ir, (cse_ref[]){ inner, f }, 2, NULL, 0);
-        rb_push(&rest, factored);
+        vec_u32_push(&rest, factored);
         cse_ref whole = cse_sum(ir, rest.v, rest.n);
         cse_forward(ir, m, whole);
         done++;
         inner = cse_resolve(ir, inner);
         whole = cse_resolve(ir, whole);
-        if (ir->nodes[CSE_NODE(inner)].kind == CK_SUM) u32_push(&work, CSE_NODE(inner));
-        if (ir->nodes[CSE_NODE(whole)].kind == CK_SUM && CSE_NODE(whole) != m) u32_push(&work, CSE_NODE(whole));
+        if (ir->nodes[CSE_NODE(inner)].kind == CK_SUM) vec_u32_push(&work, CSE_NODE(inner));
+        if (ir->nodes[CSE_NODE(whole)].kind == CK_SUM && CSE_NODE(whole) != m) vec_u32_push(&work, CSE_NODE(whole));
     }
     free(keys);
     free(seen);
@@ -375,17 +350,17 @@ static int replacement_cmp(const void *a, const void *b)
 }
 
 /* Rebuilds node m with its replacements rep[0 .. k) applied. */
-static void apply_replacements(cse_ir *ir, uint32_t m, const replacement *rep, size_t k, unsigned char *gone, refbuf *num,
-                               refbuf *den)
+static void apply_replacements(cse_ir *ir, uint32_t m, const replacement *rep, size_t k, unsigned char *gone, vec_u32 *num,
+                               vec_u32 *den)
 {
     const cse_node *nd = &ir->nodes[m];
     for (size_t i = 0; i < k; i++) gone[rep[i].pa] = gone[rep[i].pb] = 1;
     num->n = den->n = 0;
     for (uint32_t i = 0; i < nd->n; i++) {
         if (gone[i]) { gone[i] = 0; continue; }
-        rb_push(nd->kind == CK_PROD && i >= nd->nnum ? den : num, cse_items(ir, m)[i]);
+        vec_u32_push(nd->kind == CK_PROD && i >= nd->nnum ? den : num, cse_items(ir, m)[i]);
     }
-    for (size_t i = 0; i < k; i++) rb_push(rep[i].below ? den : num, rep[i].item);
+    for (size_t i = 0; i < k; i++) vec_u32_push(rep[i].below ? den : num, rep[i].item);
     cse_ref r = nd->kind == CK_SUM ? cse_sum(ir, num->v, num->n) : cse_prod(ir, num->v, num->n, den->v, den->n);
     cse_forward(ir, m, r);
 }
@@ -394,7 +369,7 @@ static void apply_replacements(cse_ir *ir, uint32_t m, const replacement *rep, s
 static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_kind kind)
 {
     size_t total = 0;
-    refbuf num = { 0 }, den = { 0 };
+    vec_u32 num = { 0 }, den = { 0 };
     for (int round = 0; round < PAIR_ROUNDS; round++) {
         if (round > 0) cse_schedule(ir, roots, n_roots, 0);
         /* the nodes of the kind with two items or more, in schedule order */
@@ -426,10 +401,7 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
                 for (size_t j = i + 1; j < c; j++) {
                     uint64_t key = pair_key(ir, m, pos[i], pos[j]);
                     if (!key) continue;
-                    if (n_ent == cap_ent) {
-                        cap_ent = cap_ent ? 2 * cap_ent : 256;
-                        ent = mem_realloc(ent, cap_ent * sizeof *ent);
-                    }
+                    VEC_RESERVE(ent, cap_ent, n_ent + 1);
                     ent[n_ent++] = (pair_entry){ key, m, pos[i], pos[j] };
                 }
         }
@@ -492,10 +464,7 @@ static size_t pass_pairs(cse_ir *ir, const cse_ref *roots, size_t n_roots, cse_k
                 cse_ref made = pair_node(ir, m, e[k].pa, e[k].pb, &use);
                 if (!t) t = made;
                 if (CSE_NODE(cse_resolve(ir, made)) == m) continue; /* m is the pair itself */
-                if (n_rep == cap_rep) {
-                    cap_rep = cap_rep ? 2 * cap_rep : 64;
-                    rep = mem_realloc(rep, cap_rep * sizeof *rep);
-                }
+                VEC_RESERVE(rep, cap_rep, n_rep + 1);
                 const cse_node *nd = &ir->nodes[m];
                 int below = nd->kind == CK_PROD && e[k].pa >= nd->nnum && e[k].pb >= nd->nnum;
                 rep[n_rep++] = (replacement){ m, e[k].pa, e[k].pb, use, below };

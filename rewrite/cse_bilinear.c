@@ -8,23 +8,11 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 /* A sum whose matrix M would have more entries than this is left alone. */
 #define BILINEAR_MAX_ENTRIES ((size_t)1 << 22)
 
-typedef struct idbuf {
-    term_id *v;
-    size_t n, cap;
-} idbuf;
-
-static void ib_push(idbuf *a, term_id x)
-{
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 64;
-        a->v = mem_realloc(a->v, a->cap * sizeof *a->v);
-    }
-    a->v[a->n++] = x;
-}
 
 static int id_cmp(const void *a, const void *b)
 {
@@ -35,7 +23,7 @@ static int id_cmp(const void *a, const void *b)
 /* ---- interned arrays of ids: a key -> an entry with a value array ---- */
 
 typedef struct vec_cache {
-    idbuf keys, vals;
+    vec_u32 keys, vals;
     size_t *key_off, *key_len, *val_off, *val_len;
     uint32_t *hash;
     size_t n, cap;
@@ -93,10 +81,10 @@ static size_t cache_add(vec_cache *c, const term_id *key, size_t n, const term_i
     size_t e = c->n++;
     c->key_off[e] = c->keys.n;
     c->key_len[e] = n;
-    for (size_t i = 0; i < n; i++) ib_push(&c->keys, key[i]);
+    for (size_t i = 0; i < n; i++) vec_u32_push(&c->keys, key[i]);
     c->val_off[e] = c->vals.n;
     c->val_len[e] = nv;
-    for (size_t i = 0; i < nv; i++) ib_push(&c->vals, val[i]);
+    for (size_t i = 0; i < nv; i++) vec_u32_push(&c->vals, val[i]);
     c->hash[e] = ids_hash(key, n);
     if (2 * c->n > c->mask + 1) {
         c->mask = 2 * c->mask + 1;
@@ -227,15 +215,15 @@ static mark *mark_of(scratch *w, term_id t)
 }
 
 /* The non-numeric factors of a summand u (u itself when not a product). */
-static void factors_of(idbuf *out, num_id *coeff, const term_store *s, term_id u)
+static void factors_of(vec_u32 *out, num_id *coeff, const term_store *s, term_id u)
 {
     out->n = 0;
     *coeff = NUM_ONE;
-    if (term_op_of(s, u) != OP_MUL) { ib_push(out, u); return; }
+    if (term_op_of(s, u) != OP_MUL) { vec_u32_push(out, u); return; }
     for (uint32_t i = 0; i < term_nargs(s, u); i++) {
         term_id f = term_arg(s, u, i);
         if (term_op_of(s, f) == OP_NUM) *coeff = term_num_of(s, f);
-        else ib_push(out, f);
+        else vec_u32_push(out, f);
     }
 }
 
@@ -249,7 +237,7 @@ typedef struct side {
 typedef struct analysis {
     term_store *s;
     scratch w;
-    idbuf tmp, rest, buf;
+    vec_u32 tmp, rest, buf;
     vec_cache sides;  /* form list -> (vars entry, coef entry, p), or (0,0,0) when not linear */
     vec_cache lists;  /* variable lists, interned */
     vec_cache coefs;  /* coefficient matrices, interned by content */
@@ -287,7 +275,7 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
             }
         }
     }
-    idbuf *vars = &an->buf;
+    vec_u32 *vars = &an->buf;
     vars->n = 0;
     uint32_t mine = ++w->serial;
     for (uint32_t i = 0; i < term_nargs(s, f[0]); i++) {
@@ -297,17 +285,17 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
             mark *x = mark_of(w, an->tmp.v[j]);
             if (x->cnt_at == at && x->cnt == m && x->var_at != mine) {
                 x->var_at = mine;
-                ib_push(vars, an->tmp.v[j]);
+                vec_u32_push(vars, an->tmp.v[j]);
             }
         }
     }
     int ok = vars->n > 0;
     size_t p = vars->n;
-    idbuf coef = { 0 };
+    vec_u32 coef = { 0 };
     if (ok) {
         qsort(vars->v, p, sizeof *vars->v, id_cmp);
         for (size_t a = 0; a < p; a++) mark_of(w, vars->v[a])->var_pos = (uint32_t)a;
-        for (size_t i = 0; i < m * p; i++) ib_push(&coef, TERM_NONE);
+        for (size_t i = 0; i < m * p; i++) vec_u32_push(&coef, TERM_NONE);
         for (size_t k = 0; k < m && ok; k++) {
             for (uint32_t i = 0; i < term_nargs(s, f[k]) && ok; i++) {
                 num_id c;
@@ -320,7 +308,7 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
                         if (var >= 0) { ok = 0; break; }
                         var = (long)x->var_pos;
                     } else {
-                        ib_push(&an->rest, an->tmp.v[j]);
+                        vec_u32_push(&an->rest, an->tmp.v[j]);
                     }
                 }
                 if (!ok || var < 0) { ok = 0; break; }
@@ -328,7 +316,7 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
                 if (c == NUM_ONE && an->rest.n == 1) {
                     a = an->rest.v[0]; /* W*x: the coefficient is W */
                 } else {
-                    ib_push(&an->rest, term_num_id(s, c));
+                    vec_u32_push(&an->rest, term_num_id(s, c));
                     a = term_mul(s, an->rest.v, an->rest.n);
                 }
                 term_id *slot = &coef.v[k * p + (size_t)var];
@@ -353,7 +341,7 @@ static int analyze_side(side *out, analysis *an, const term_id *f, size_t m)
 }
 
 /* The forms of sum t: each argument c*L*R with L, R sums. 0 when not. */
-static int forms_of(idbuf *lf, idbuf *rf, idbuf *cs, const term_store *s, term_id t)
+static int forms_of(vec_u32 *lf, vec_u32 *rf, vec_u32 *cs, const term_store *s, term_id t)
 {
     lf->n = rf->n = cs->n = 0;
     uint32_t m = term_nargs(s, t);
@@ -371,16 +359,16 @@ static int forms_of(idbuf *lf, idbuf *rf, idbuf *cs, const term_store *s, term_i
             else return 0;
         }
         if (nf != 2) return 0;
-        ib_push(lf, f[0]);
-        ib_push(rf, f[1]);
-        ib_push(cs, c);
+        vec_u32_push(lf, f[0]);
+        vec_u32_push(rf, f[1]);
+        vec_u32_push(cs, c);
     }
     return 1;
 }
 
 /* Orients each product like the first: its left form shares factors with
  * the first left form (for sums whose forms come in mixed order). */
-static void orient(analysis *an, idbuf *lf, idbuf *rf)
+static void orient(analysis *an, vec_u32 *lf, vec_u32 *rf)
 {
     term_store *s = an->s;
     scratch *w = &an->w;
@@ -412,16 +400,16 @@ typedef struct match {
 } match;
 
 /* M's key: (m, p, q, c_1..c_m, A entry, B entry). */
-static size_t m_entry(analysis *an, const idbuf *cs, const side *l, const side *r, size_t m)
+static size_t m_entry(analysis *an, const vec_u32 *cs, const side *l, const side *r, size_t m)
 {
-    idbuf *key = &an->buf;
+    vec_u32 *key = &an->buf;
     key->n = 0;
-    ib_push(key, (term_id)m);
-    ib_push(key, l->p);
-    ib_push(key, r->p);
-    for (size_t k = 0; k < m; k++) ib_push(key, cs->v[k]);
-    ib_push(key, l->coef);
-    ib_push(key, r->coef);
+    vec_u32_push(key, (term_id)m);
+    vec_u32_push(key, l->p);
+    vec_u32_push(key, r->p);
+    for (size_t k = 0; k < m; k++) vec_u32_push(key, cs->v[k]);
+    vec_u32_push(key, l->coef);
+    vec_u32_push(key, r->coef);
     long e = cache_find(&an->ms, key->v, key->n);
     if (e < 0) e = (long)cache_add(&an->ms, key->v, key->n, NULL, 0);
     return (size_t)e;
@@ -456,16 +444,16 @@ static uint64_t ops_removed(uint32_t *uses, const term_store *s, const unsigned 
     for (term_id t = 1; t <= count; t++)
         if (mark[t])
             for (uint32_t i = 0; i < term_nargs(s, t); i++) uses[term_arg(s, t, i)]++;
-    idbuf stack = { 0 };
+    vec_u32 stack = { 0 };
     uint64_t ops = 0;
     for (size_t k = 0; k < n_mt; k++) {
         ops += term_ops(s, mt[k].sum);
-        for (uint32_t i = 0; i < term_nargs(s, mt[k].sum); i++) ib_push(&stack, term_arg(s, mt[k].sum, i));
+        for (uint32_t i = 0; i < term_nargs(s, mt[k].sum); i++) vec_u32_push(&stack, term_arg(s, mt[k].sum, i));
         while (stack.n) {
             term_id t = stack.v[--stack.n];
             if (--uses[t] != 0) continue;
             ops += term_ops(s, t);
-            for (uint32_t i = 0; i < term_nargs(s, t); i++) ib_push(&stack, term_arg(s, t, i));
+            for (uint32_t i = 0; i < term_nargs(s, t); i++) vec_u32_push(&stack, term_arg(s, t, i));
         }
     }
     free(stack.v);
@@ -524,7 +512,7 @@ typedef struct builder {
     cse_ir *ir;
     const cse_ref *memo;  /* term -> reference (variables, coefficients) */
     cse_ref **m_refs;     /* per M entry: its p*q references, once built */
-    idbuf refs, items;    /* scratch */
+    vec_u32 refs, items;    /* scratch */
 } builder;
 
 /* The sum of the products of the k-tuples in bd->items, made in order. */
@@ -559,9 +547,9 @@ static const cse_ref *build_m(builder *bd, analysis *an, size_t me)
             for (size_t k = 0; k < m; k++) {
                 term_id x = A[k * p + a], y = B[k * q + b];
                 if (!x || !y) continue;
-                ib_push(&bd->items, c[k]);
-                ib_push(&bd->items, bd->memo[x]);
-                ib_push(&bd->items, bd->memo[y]);
+                vec_u32_push(&bd->items, c[k]);
+                vec_u32_push(&bd->items, bd->memo[x]);
+                vec_u32_push(&bd->items, bd->memo[y]);
             }
             out[a * q + b] = sum_of_products(bd, 3);
         }
@@ -584,14 +572,14 @@ static cse_ref build_sum(builder *bd, analysis *an, const match *mt, int left)
     term_id vkey[3] = { (term_id)me, (term_id)left, left ? mt->l.vars : mt->r.vars };
     long ve = cache_find(&an->us, vkey, 3);
     if (ve < 0) {
-        idbuf val = { 0 };
+        vec_u32 val = { 0 };
         for (size_t o = 0; o < n_outer; o++) {
             bd->items.n = 0;
             for (size_t i = 0; i < n_inner; i++) {
-                ib_push(&bd->items, bd->memo[inner[i]]);
-                ib_push(&bd->items, M[left ? i * q + o : o * q + i]);
+                vec_u32_push(&bd->items, bd->memo[inner[i]]);
+                vec_u32_push(&bd->items, M[left ? i * q + o : o * q + i]);
             }
-            ib_push(&val, sum_of_products(bd, 2));
+            vec_u32_push(&val, sum_of_products(bd, 2));
         }
         ve = (long)cache_add(&an->us, vkey, 3, val.v, val.n); /* values: references */
         free(val.v);
@@ -599,8 +587,8 @@ static cse_ref build_sum(builder *bd, analysis *an, const match *mt, int left)
     const cse_ref *u = cache_val(&an->us, (size_t)ve);
     bd->items.n = 0;
     for (size_t o = 0; o < n_outer; o++) {
-        ib_push(&bd->items, bd->memo[outer[o]]);
-        ib_push(&bd->items, u[o]);
+        vec_u32_push(&bd->items, bd->memo[outer[o]]);
+        vec_u32_push(&bd->items, u[o]);
     }
     return sum_of_products(bd, 2);
 }
@@ -617,7 +605,7 @@ static void build_all(cse_reassoc *out, analysis *an, const match *mt, size_t n_
         memset(*memo + *memo_size, 0, (size_t)(size - *memo_size) * sizeof **memo);
         *memo_size = size;
     }
-    idbuf need = { 0 };
+    vec_u32 need = { 0 };
     unsigned char *m_seen = mem_calloc(an->ms.n + 1, 1);
     for (size_t k = 0; k < n_mt; k++) {
         const term_id *lists[2] = { an->lists.keys.v + an->lists.key_off[mt[k].l.vars],
@@ -625,7 +613,7 @@ static void build_all(cse_reassoc *out, analysis *an, const match *mt, size_t n_
         size_t lens[2] = { mt[k].l.p, mt[k].r.p };
         for (int sd = 0; sd < 2; sd++)
             for (size_t i = 0; i < lens[sd]; i++)
-                if (!(*memo)[lists[sd][i]]) ib_push(&need, lists[sd][i]);
+                if (!(*memo)[lists[sd][i]]) vec_u32_push(&need, lists[sd][i]);
         size_t me = mt[k].m_entry;
         if (m_seen[me]) continue;
         m_seen[me] = 1;
@@ -635,7 +623,7 @@ static void build_all(cse_reassoc *out, analysis *an, const match *mt, size_t n_
             size_t e = key[3 + m + sd];
             const term_id *c = an->coefs.keys.v + an->coefs.key_off[e];
             for (size_t i = 0; i < an->coefs.key_len[e]; i++)
-                if (c[i] && !(*memo)[c[i]]) ib_push(&need, c[i]);
+                if (c[i] && !(*memo)[c[i]]) vec_u32_push(&need, c[i]);
         }
     }
     free(m_seen);
@@ -681,7 +669,7 @@ size_t cse_bilinear(cse_reassoc *out, term_store *s, const term_id *roots, size_
     cache_init(&an.us);
     match *mt = NULL;
     size_t n_mt = 0, cap_mt = 0;
-    idbuf lf = { 0 }, rf = { 0 }, cs = { 0 };
+    vec_u32 lf = { 0 }, rf = { 0 }, cs = { 0 };
     for (term_id t = 1; t <= count; t++) {
         if (!mark[t] || term_op_of(s, t) != OP_ADD || !forms_of(&lf, &rf, &cs, s, t)) continue;
         side l, r;
@@ -698,10 +686,7 @@ size_t cse_bilinear(cse_reassoc *out, term_store *s, const term_id *roots, size_
             l = r;
             r = x;
         }
-        if (n_mt == cap_mt) {
-            cap_mt = cap_mt ? 2 * cap_mt : 64;
-            mt = mem_realloc(mt, cap_mt * sizeof *mt);
-        }
+        VEC_RESERVE(mt, cap_mt, n_mt + 1);
         mt[n_mt++] = (match){ t, (uint32_t)m_entry(&an, &cs, &l, &r, lf.n), l, r };
     }
     free(lf.v);

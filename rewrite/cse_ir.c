@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 /* Inline expressions nest at most this deep; a deeper node gets a line. */
 #define CSE_MAX_DEPTH 48
@@ -167,11 +168,7 @@ static void fwd_store(cse_ir *ir, uint32_t n, cse_ref r)
 
 static void log_change(struct cse_change **log, size_t *n, size_t *cap, uint32_t at, cse_ref old)
 {
-    if (*n == *cap) {
-        *cap = *cap ? 2 * *cap : 1024;
-        *log = mem_realloc(*log, *cap * sizeof **log);
-    }
-    (*log)[(*n)++] = (struct cse_change){ at, old };
+    VEC_PUSH(*log, *n, *cap, ((struct cse_change){ at, old }));
 }
 
 static void set_fwd(cse_ir *ir, uint32_t n, cse_ref r)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 #include "core/print.h"
 
 #define RULE_NONE UINT32_MAX /* memo.rule: tried, no rule fires */
@@ -247,10 +248,7 @@ static int may_fire(rw_engine *e)
 
 static void add_step(rw_engine *e, const rule *r, term_id before, term_id after, uint32_t where)
 {
-    if (e->n_steps == e->cap_steps) {
-        e->cap_steps = e->cap_steps ? 2 * e->cap_steps : 256;
-        e->steps = mem_realloc(e->steps, e->cap_steps * sizeof *e->steps);
-    }
+    VEC_RESERVE(e->steps, e->cap_steps, e->n_steps + 1);
     e->steps[e->n_steps++] = (rw_step){ r, before, after, where };
 }
 
@@ -258,19 +256,13 @@ static void add_step(rw_engine *e, const rule *r, term_id before, term_id after,
 
 static void push_frame(rw_engine *e, term_id t)
 {
-    if (e->n_frames == e->cap_frames) {
-        e->cap_frames = e->cap_frames ? 2 * e->cap_frames : 256;
-        e->frames = mem_realloc(e->frames, e->cap_frames * sizeof *e->frames);
-    }
+    VEC_RESERVE(e->frames, e->cap_frames, e->n_frames + 1);
     e->frames[e->n_frames++] = (rw_frame){ .t = t, .phase = PHASE_ENTER };
 }
 
 static void push_value(rw_engine *e, term_id v)
 {
-    if (e->n_vals == e->cap_vals) {
-        e->cap_vals = e->cap_vals ? 2 * e->cap_vals : 256;
-        e->vals = mem_realloc(e->vals, e->cap_vals * sizeof *e->vals);
-    }
+    VEC_RESERVE(e->vals, e->cap_vals, e->n_vals + 1);
     e->vals[e->n_vals++] = v;
 }
 

@@ -7,22 +7,10 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 /* ---- a growable vector of ids ---- */
 
-typedef struct id_list {
-    term_id *v;
-    size_t n, cap;
-} id_list;
-
-static void idl_push(id_list *l, term_id t)
-{
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 16;
-        l->v = mem_realloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n++] = t;
-}
 
 static int id_cmp(const void *x, const void *y)
 {
@@ -119,7 +107,7 @@ static term_id lse_shift(const rule_match *m, term_id t)
     uint32_t n;
     term_id *a = args_copy(s, t, &n);
     /* summands of a[0] found in every argument (a sum's summands are distinct) */
-    id_list common = { 0 };
+    vec_u32 common = { 0 };
     uint32_t k0 = term_op_of(s, a[0]) == OP_ADD ? term_nargs(s, a[0]) : 1;
     for (uint32_t j = 0; j < k0; j++) {
         term_id u = term_op_of(s, a[0]) == OP_ADD ? term_arg(s, a[0], j) : a[0];
@@ -130,12 +118,12 @@ static term_id lse_shift(const rule_match *m, term_id t)
             while (h < ki && term_arg(s, a[i], h) != u) h++;
             everywhere = h < ki;
         }
-        if (everywhere) idl_push(&common, u);
+        if (everywhere) vec_u32_push(&common, u);
     }
     term_id out = TERM_NONE;
     if (common.n > 0) {
         term_id *rest = mem_realloc(NULL, n * sizeof *rest);
-        id_list own = { 0 };
+        vec_u32 own = { 0 };
         uint32_t empty = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t ki;
@@ -146,7 +134,7 @@ static term_id lse_shift(const rule_match *m, term_id t)
             for (uint32_t h = 0; h < ki; h++) {
                 size_t c = 0;
                 while (c < common.n && common.v[c] != v[h]) c++;
-                if (c == common.n) idl_push(&own, v[h]);
+                if (c == common.n) vec_u32_push(&own, v[h]);
             }
             empty += own.n == 0;
             rest[i] = term_add(s, own.v, own.n);
@@ -226,17 +214,17 @@ static term_id exp_minus_log(const rule_match *m, term_id t)
     term_id *v;
     if (term_op_of(s, x) == OP_ADD) v = args_copy(s, x, &n);
     else { v = mem_realloc(NULL, sizeof *v); v[0] = x; n = 1; }
-    id_list keep = { 0 }, factors = { 0 };
+    vec_u32 keep = { 0 }, factors = { 0 };
     for (uint32_t i = 0; i < n; i++) {
         num_id c;
         term_id b;
         term_split_coeff(&c, &b, s, v[i]);
-        if (term_op_of(s, b) == OP_LOG && rule_positive(s, term_arg(s, b, 0))) idl_push(&factors, term_pow(s, term_arg(s, b, 0), term_num_id(s, c)));
-        else idl_push(&keep, v[i]);
+        if (term_op_of(s, b) == OP_LOG && rule_positive(s, term_arg(s, b, 0))) vec_u32_push(&factors, term_pow(s, term_arg(s, b, 0), term_num_id(s, c)));
+        else vec_u32_push(&keep, v[i]);
     }
     term_id out = TERM_NONE;
     if (factors.n > 0) {
-        idl_push(&factors, term_exp(s, term_add(s, keep.v, keep.n)));
+        vec_u32_push(&factors, term_exp(s, term_add(s, keep.v, keep.n)));
         out = term_mul(s, factors.v, factors.n);
     }
     free(keep.v);
@@ -497,10 +485,7 @@ void expsum_simplifier_clear(expsum_simplifier *x)
 static void add_step(expsum_simplifier *x, const rule *r, term_id before, term_id after, uint32_t where)
 {
     if (!x->opt.trace) return;
-    if (x->n_steps == x->cap_steps) {
-        x->cap_steps = x->cap_steps ? 2 * x->cap_steps : 256;
-        x->steps = mem_realloc(x->steps, x->cap_steps * sizeof *x->steps);
-    }
+    VEC_RESERVE(x->steps, x->cap_steps, x->n_steps + 1);
     x->steps[x->n_steps++] = (rw_step){ r, before, after, where };
 }
 
@@ -518,7 +503,7 @@ static void take_steps(expsum_simplifier *x, const rw_engine *e, size_t *copied)
 typedef struct reach {
     uint32_t *stamp;
     uint32_t size, gen;
-    id_list stack, out;
+    vec_u32 stack, out;
 } reach;
 
 static void reach_clear(reach *r)
@@ -541,17 +526,17 @@ static void reach_walk(reach *r, const term_store *s, term_id t)
         r->gen = 1;
     }
     r->out.n = r->stack.n = 0;
-    idl_push(&r->stack, t);
+    vec_u32_push(&r->stack, t);
     r->stamp[t] = r->gen;
     while (r->stack.n) {
         term_id u = r->stack.v[--r->stack.n];
-        idl_push(&r->out, u);
+        vec_u32_push(&r->out, u);
         uint32_t k = term_nargs(s, u);
         for (uint32_t j = 0; j < k; j++) {
             term_id a = term_arg(s, u, j);
             if (r->stamp[a] != r->gen) {
                 r->stamp[a] = r->gen;
-                idl_push(&r->stack, a);
+                vec_u32_push(&r->stack, a);
             }
         }
     }
@@ -613,7 +598,7 @@ static void mask_pass(expsum_simplifier *x, term_id *terms, size_t n, sys *y, un
     free(mark);
     if (any) {
         reach rc = { 0 };
-        id_list entries = { 0 }, scores = { 0 };
+        vec_u32 entries = { 0 }, scores = { 0 };
         const rule *masked_row = &x->pass_set.rules[PASS_MASKED_ROW];
         const rule *masked_score = &x->pass_set.rules[PASS_MASKED_SCORE];
         for (size_t i = 0; i < n; i++) {
@@ -625,9 +610,9 @@ static void mask_pass(expsum_simplifier *x, term_id *terms, size_t n, sys *y, un
                 if (term_op_of(s, u) == OP_LSE && u <= top && row_state[u]) {
                     uint32_t k = term_nargs(s, u);
                     for (uint32_t j = 0; j < k; j++)
-                        if (score_masked(state, s, y, term_arg(s, u, j))) idl_push(&scores, term_arg(s, u, j));
+                        if (score_masked(state, s, y, term_arg(s, u, j))) vec_u32_push(&scores, term_arg(s, u, j));
                 } else if (term_op_of(s, u) == OP_EXP && expsum_entry(&row, &pos, s, u) && row <= top && row_state[row] == 2) {
-                    idl_push(&entries, u);
+                    vec_u32_push(&entries, u);
                     expsum_masked_row *mr = masked_row_of(x, row);
                     if (mr->n_where == 0 || mr->where[mr->n_where - 1] != i) {
                         mr->where = mem_realloc(mr->where, (mr->n_where + 1) * sizeof *mr->where);
@@ -704,10 +689,7 @@ static void exp_constant_pass(expsum_simplifier *x, term_id *terms, size_t n)
         term_id a = term_arg(s, u, 0), row;
         uint32_t pos;
         if (term_op_of(s, a) == OP_NUM) continue;
-        if (nv == cap) {
-            cap = cap ? 2 * cap : 64;
-            v = mem_realloc(v, cap * sizeof *v);
-        }
+        VEC_RESERVE(v, cap, nv + 1);
         if (expsum_entry(&row, &pos, s, u)) { /* kept whole */
             v[nv].constant = TERM_NONE;
             v[nv].base = a;
@@ -732,7 +714,7 @@ static void exp_constant_pass(expsum_simplifier *x, term_id *terms, size_t n)
     if (n_qualify > 0) {
         /* images bottom-up: a qualifying node from its rebuilt form (cur) */
         term_id *img = mem_calloc((size_t)top + 1, sizeof *img), *cur = mem_calloc((size_t)top + 1, sizeof *cur);
-        id_list args = { 0 };
+        vec_u32 args = { 0 };
         for (term_id u = 1; u <= top; u++) {
             if (!mark[u]) continue;
             uint32_t k = term_nargs(s, u);
@@ -740,7 +722,7 @@ static void exp_constant_pass(expsum_simplifier *x, term_id *terms, size_t n)
             args.n = 0;
             for (uint32_t j = 0; j < k; j++) {
                 term_id a = term_arg(s, u, j);
-                idl_push(&args, img[a]);
+                vec_u32_push(&args, img[a]);
                 any |= img[a] != a;
             }
             term_id c = any ? term_make(s, term_op_of(s, u), args.v, k) : u;

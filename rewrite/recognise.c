@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 term_id recog_predict(mat_program *p, uint32_t f, size_t cell)
 {
@@ -129,10 +130,7 @@ static size_t lift_order(recog_ctx *c, uint32_t *order)
 
 static void add_scalar(mat_program *p, uint32_t rel, mat_reason reason, int32_t mat)
 {
-    if (p->n_scalar == p->cap_scalar) {
-        p->cap_scalar = p->cap_scalar ? 2 * p->cap_scalar : 16;
-        p->scalar = mem_realloc(p->scalar, p->cap_scalar * sizeof *p->scalar);
-    }
+    VEC_RESERVE(p->scalar, p->cap_scalar, p->n_scalar + 1);
     p->scalar[p->n_scalar++] = (mat_scalar){ rel, reason, mat };
 }
 

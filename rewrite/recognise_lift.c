@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/vec.h"
 
 #define LIFT_MAX_DEPTH 32       /* nesting of a representative entry read as matrices */
 #define LIFT_MAX_NODES 256      /* nodes of one reading */
@@ -27,10 +28,7 @@ static void rollback(recog_lifter *L, lift_mark m)
 static int64_t new_node(recog_lifter *L, recog_lnode_kind kind)
 {
     if (L->n_node >= LIFT_MAX_NODES) return -1;
-    if (L->n_node == L->cap_node) {
-        L->cap_node = L->cap_node ? 2 * L->cap_node : 32;
-        L->node = mem_realloc(L->node, L->cap_node * sizeof *L->node);
-    }
+    VEC_RESERVE(L->node, L->cap_node, L->n_node + 1);
     recog_lnode *x = &L->node[L->n_node];
     memset(x, 0, sizeof *x);
     x->kind = (uint8_t)kind;
@@ -40,10 +38,7 @@ static int64_t new_node(recog_lifter *L, recog_lnode_kind kind)
 
 static void add_cand(recog_lifter *L, uint32_t nd, const recog_lcand *cd)
 {
-    if (L->n_cand == L->cap_cand) {
-        L->cap_cand = L->cap_cand ? 2 * L->cap_cand : 32;
-        L->cand = mem_realloc(L->cand, L->cap_cand * sizeof *L->cand);
-    }
+    VEC_RESERVE(L->cand, L->cap_cand, L->n_cand + 1);
     L->cand[L->n_cand++] = *cd;
     L->node[nd].n_cand++;
 }

@@ -9,6 +9,7 @@
 
 #include "core/diag.h"
 #include "core/mem.h"
+#include "core/vec.h"
 #include "core/parse.h"
 
 /* Patterns are small: these bound the matcher's goal stack. */
@@ -25,19 +26,6 @@ static void rule_bug(const rule_set_def *def, const rule_def *rd, const char *wh
 
 /* ---- a growable vector of ids ---- */
 
-typedef struct id_vec {
-    term_id *v;
-    size_t n, cap;
-} id_vec;
-
-static void idv_push(id_vec *x, term_id t)
-{
-    if (x->n == x->cap) {
-        x->cap = x->cap ? 2 * x->cap : 16;
-        x->v = mem_realloc(x->v, x->cap * sizeof *x->v);
-    }
-    x->v[x->n++] = t;
-}
 
 /* Operators matched modulo associativity and commutativity (lse keeps
  * duplicate arguments: matched as a multiset). */
@@ -56,12 +44,12 @@ static int name_is_seq(const term_store *ps, term_id p) { const char *n = term_s
 
 /* Nodes of the pattern or template t, in increasing id; depth is bounded by
  * the table (RULE_MAX_PATTERN_NODES). */
-static void collect_nodes(id_vec *out, const term_store *ps, term_id t)
+static void collect_nodes(vec_u32 *out, const term_store *ps, term_id t)
 {
     unsigned char *mark = mem_calloc((size_t)t + 1, 1);
     term_mark_reachable(mark, ps, &t, 1);
     for (term_id u = 1; u <= t; u++)
-        if (mark[u]) idv_push(out, u);
+        if (mark[u]) vec_u32_push(out, u);
     free(mark);
 }
 
@@ -84,7 +72,7 @@ static term_id parse_text(rule_set *rs, const rule_def *rd, const char *text, co
 /* Checks that sequence variables sit directly inside sums and products (at
  * most one each) and occur once; returns how many times each node is an
  * argument in uses[]. */
-static void check_sequences(const rule_set *rs, const rule_def *rd, const rule *r, const id_vec *nodes, int in_template)
+static void check_sequences(const rule_set *rs, const rule_def *rd, const rule *r, const vec_u32 *nodes, int in_template)
 {
     const term_store *ps = &rs->patterns;
     uint32_t seq_uses[RULE_MAX_VARS] = { 0 };
@@ -118,7 +106,7 @@ static void compile_rule(rule_set *rs, rule *r, const rule_def *rd)
     r->pattern = parse_text(rs, rd, rd->pattern, "the pattern does not parse");
     r->op = term_op_of(ps, r->pattern);
     if (r->op == OP_NUM || r->op == OP_SYM) rule_bug(rs->def, rd, "a pattern must be a call, a power, a sum or a product");
-    id_vec nodes = { 0 };
+    vec_u32 nodes = { 0 };
     collect_nodes(&nodes, ps, r->pattern);
     if (nodes.n > RULE_MAX_PATTERN_NODES) rule_bug(rs->def, rd, "pattern too large");
     for (size_t i = 0; i < nodes.n; i++) {
@@ -219,10 +207,7 @@ void rule_match_clear(rule_match *m)
 
 static void seq_push(rule_match *m, term_id t)
 {
-    if (m->n_seq == m->cap_seq) {
-        m->cap_seq = m->cap_seq ? 2 * m->cap_seq : 64;
-        m->seq = mem_realloc(m->seq, m->cap_seq * sizeof *m->seq);
-    }
+    VEC_RESERVE(m->seq, m->cap_seq, m->n_seq + 1);
     m->seq[m->n_seq++] = t;
 }
 
@@ -376,14 +361,14 @@ static term_id instantiate(rule_match *m, term_id p)
     if (op == OP_SYM) return m->var[var_slot(r, p)];
     if (op == OP_NUM) return term_num(m->s, term_value(ps, p));
     uint32_t k = term_nargs(ps, p);
-    id_vec args = { 0 };
+    vec_u32 args = { 0 };
     for (uint32_t j = 0; j < k; j++) {
         term_id a = term_arg(ps, p, j);
         int slot = term_op_of(ps, a) == OP_SYM ? var_slot(r, a) : -1;
         if (slot >= 0 && r->var_seq[slot]) {
-            for (uint32_t i = 0; i < m->seq_len[slot]; i++) idv_push(&args, m->seq[m->seq_off[slot] + i]);
+            for (uint32_t i = 0; i < m->seq_len[slot]; i++) vec_u32_push(&args, m->seq[m->seq_off[slot] + i]);
         } else {
-            idv_push(&args, instantiate(m, a));
+            vec_u32_push(&args, instantiate(m, a));
         }
     }
     term_id out = term_make(m->s, op, args.v, args.n);
