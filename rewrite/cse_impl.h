@@ -140,6 +140,10 @@ void cse_forward(cse_ir *ir, uint32_t node, cse_ref r);
 void cse_journal_begin(cse_ir *ir);
 void cse_journal_undo(cse_ir *ir);
 void cse_journal_end(cse_ir *ir);
+/* Item at of the pool becomes r (the same value), journaled in a trial. */
+void cse_set_item(cse_ir *ir, size_t at, cse_ref r);
+/* Frees the lines of the last schedule (per-node arrays stay for reuse). */
+void cse_lines_free(cse_ir *ir);
 
 /* Constructors: each resolves its arguments and returns a canonical
  * reference (possibly to an existing node, or to a simpler form). */
