@@ -2,7 +2,7 @@
  * values with exp stay exact as exp-sum fractions (expval); decimals and
  * floating-point formats are correctly rounded from Arb balls, raising the
  * working precision until the ball decides (Ziv's strategy) up to a cap.
- * Through the matrix program when it covers every output (core/eval/mateval),
+ * Through the matrix program when it covers every output (eval/mateval),
  * else node by node over the inlined DAG: the same bytes either way. */
 #ifndef HMP_EVAL_H
 #define HMP_EVAL_H

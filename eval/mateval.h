@@ -1,4 +1,4 @@
-/* mateval: values of a matrix program (rewrite/matrix): the rational stages
+/* mateval: values of a matrix program (program/mat): the rational stages
  * exactly with FLINT integer matrices over a common denominator, the others
  * in Arb ball matrices at a working precision, and in double. */
 #ifndef HMP_MATEVAL_H

@@ -36,7 +36,7 @@ static int constant_ball(arb_t out, mateval *m, term_id t, slong prec)
     return 0;
 }
 
-/* x^c for the exponent c of a map (a constant): as core/eval/ball does,
+/* x^c for the exponent c of a map (a constant): as eval/ball does,
  * x^(p/q) needs x >= 0 when q > 1, x != 0 when p < 0; x^c = exp(c log x)
  * needs x > 0. -1 when the ball does not show the power is defined. */
 static int power_ball(arb_t y, const arb_t x, mateval *m, term_id c, const arb_t cball, slong prec)

@@ -211,7 +211,7 @@ static void set_rational(mateval *m, uint32_t f, size_t cell, const fmpq_t q)
 }
 
 /* Elementwise operations, transposes, copies and heads side by side: each
- * entry as the predictor of rewrite/matrix builds it, over the terms of the
+ * entry as the predictor of rewrite/recognise builds it, over the terms of the
  * arguments' entries. */
 static int entrywise_op(mateval *m, uint32_t k)
 {

@@ -29,7 +29,7 @@ void cli_run_help(FILE *out);
 int cli_eval(int argc, char **argv, FILE *out, FILE *err);
 void cli_eval_help(FILE *out);
 
-/* hmp simplify FILE|- [--steps] [--json] [--expand] [--together] [--rules SET,...] [--inline] [--max-steps N] [--list] */
+/* hmp simplify FILE|- [--steps] [--json] [--stable] [--expand] [--together] [--rules SET,...] [--inline] [--max-steps N] [--list] */
 int cli_simplify(int, char **, FILE *, FILE *);
 void cli_simplify_help(FILE *);
 

@@ -1,4 +1,4 @@
-/* cli_gen: `hmp gen KIND ...`: the arguments of the generator (frontends/gen)
+/* cli_gen: `hmp gen KIND ...`: the arguments of the generator (io/gen)
  * and its help. KIND is `attention`, the one family written today. */
 #include "frontends/cli.h"
 

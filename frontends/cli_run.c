@@ -1,6 +1,6 @@
 /* cli_run: `hmp run FILE`: parse a script, build its system, print each
- * output (as written or inlined) and statistics of the DAG, as text or one
- * JSON object. Output is built in memory and written only on success. */
+ * output (its canonical right-hand side, or inlined) and statistics of the
+ * DAG, as text or JSON. Output is built in memory, written only on success. */
 #include "frontends/cli.h"
 #include "core/mem.h"
 
@@ -31,8 +31,9 @@ void cli_run_help(FILE *out)
     fputs(run_usage, out);
     fputs("\n"
           "Parses the HMP script FILE (\"-\" reads standard input), builds its system of\n"
-          "relations and prints each output as NAME = its right-hand side as written,\n"
-          "then statistics:\n"
+          "relations and prints each output as NAME = its right-hand side in canonical\n"
+          "form (arguments of sums and products sorted, like terms collected), then\n"
+          "statistics:\n"
           "  relations     relations in the script\n"
           "  free symbols  names used but never defined (inputs left symbolic), with\n"
           "                the first few names\n"
