@@ -46,7 +46,7 @@ if [ "$adir" != - ]; then
         nm -A -u "$a" 2>/dev/null | awk '{ print $NF, $1 }' | sort -k1,1 > "$tmp/undef"
         out=$(join "$tmp/undef" "$tmp/defs" | awk -v ok=" $(allowed "$l") " -v l="$l" \
             'index(ok, " " $3 " ") == 0 { sub(/:$/, "", $2); n = split($2, p, ":"); \
-              printf "%s: error: layer %s uses %s, defined in layer %s\n", p[n], l, $1, $3 }')
+              sub(/\.o$/, ".c", p[n]); printf "%s/%s: error: layer %s uses %s, defined in layer %s\n", l, p[n], l, $1, $3 }')
         if [ -n "$out" ]; then printf '%s\n' "$out"; bad=1; fi
     done
     rm -rf "$tmp"
