@@ -239,4 +239,28 @@ void mat_print(strbuf *out, const mat_program *p);
 void mat_print_op(strbuf *out, const mat_program *p, const mat_op *op);
 /* One JSON object: ops, scalar_left, families, inputs, scalar, ambiguous. */
 void mat_print_json(strbuf *out, const mat_program *p);
+
+/* ---- random programs for property tests (program/mat_randtest.c) ---- */
+
+#include <flint/flint.h>
+
+typedef struct mat_randtest_options {
+    uint32_t min_inputs, max_inputs; /* input families (free symbols) */
+    uint32_t max_ops;                /* operations aimed for: 1 .. max_ops */
+    uint32_t min_dim, max_dim;       /* extents of the inputs */
+    int shared_sizes;   /* every input extent one of two sizes drawn per program */
+    int any_form;       /* families in random forms and index bases; else x_1_2 from 1 */
+    int same_operands;  /* A + A, A .* A allowed (recognition reads them as other ops) */
+} mat_randtest_options;
+
+/* Defaults: 2 .. 4 inputs, 1 .. 5 operations, extents 2 .. 4, any form. */
+void mat_randtest_options_init(mat_randtest_options *opt);
+/* Appends to p (empty, by hand) random input families and operations of
+ * every code that fit them (matmul with transposed views, vectors and
+ * heads, elementwise, bias rows and columns, scaling, softmax rows plain,
+ * lse, stable and masked, transpose, copy, maps, heads side by side), each
+ * output a new family; at most 16 families. The same state gives the same
+ * program. */
+void mat_randtest(mat_program *p, flint_rand_t state, const mat_randtest_options *opt);
+
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Runs every Criterion suite (or the one named: MOD=term), then the golden
-# files of the command line, and prints one closing line: N passed, N failed.
-# Golden case: tests/golden/NAME.sh (run with $HMP set, from tests/golden),
-# expected output (stdout, stderr, "exit: N") in NAME.out. UPDATE=1 rewrites.
+# Runs every Criterion suite (or a module's: MOD=tensor runs test_tensor and
+# test_tensor_*), the golden files of the command line and the crash
+# regressions; one closing line: N passed, N failed. A case: DIR/NAME.sh (run
+# with $HMP set, from DIR: tests/golden or tests/regress), its expected output
+# (stdout, stderr, "exit: N") in NAME.out. UPDATE=1 rewrites.
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 mod=$1
@@ -11,7 +12,9 @@ for bin in "$top/$BUILD"/tests/test_*; do
     [ -x "$bin" ] || continue
     case "$bin" in *.o|*.d) continue;; esac
     name=${bin##*/test_}
-    [ -n "$mod" ] && [ "$mod" != "$name" ] && continue
+    if [ -n "$mod" ] && [ "$mod" != "$name" ]; then
+        case "$name" in "$mod"_*) ;; *) continue;; esac
+    fi
     out=$("$bin" --jobs=2 2>&1); rc=$?
     synth=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -1)
     p=$(printf '%s\n' "$synth" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
@@ -23,29 +26,33 @@ for bin in "$top/$BUILD"/tests/test_*; do
         [ "$f" -eq 0 ] && [ "$c" -eq 0 ] && f=1
         failures="$failures $name"
     fi
-    printf 'suite %-10s %4d passed, %d failed\n' "$name" "$p" $((f + c))
+    printf 'suite %-17s %4d passed, %d failed\n' "$name" "$p" $((f + c))
     passed=$((passed + p)); failed=$((failed + f + c))
 done
-if [ -z "$mod" ] || [ "$mod" = golden ]; then
-    HMP="$top/$BUILD/hmp"; export HMP
+HMP="$top/$BUILD/hmp"; export HMP
+# run_cases SUITE: every case of tests/SUITE.
+run_cases() {
     gp=0; gf=0
-    for case in "$top"/tests/golden/*.sh; do
+    for case in "$top/tests/$1"/*.sh; do
         [ -f "$case" ] || continue
         name=${case%.sh}
-        got=$(cd "$top/tests/golden" && sh "$case" 2>&1; echo "exit: $?")
+        got=$(cd "$top/tests/$1" && sh "$case" 2>&1; echo "exit: $?")
         if [ -n "$UPDATE" ]; then printf '%s\n' "$got" > "$name.out"; fi
         if [ -f "$name.out" ] && [ "$got" = "$(cat "$name.out")" ]; then
             gp=$((gp + 1))
         else
-            gf=$((gf + 1)); failures="$failures golden/${name##*/}"
-            echo "golden ${name##*/}: output differs"
-            printf '%s\n' "$got" > "/tmp/hmp-golden-${name##*/}.got"
-            diff "$name.out" "/tmp/hmp-golden-${name##*/}.got" | head -20
+            gf=$((gf + 1)); failures="$failures $1/${name##*/}"
+            echo "$1 ${name##*/}: output differs"
+            printf '%s\n' "$got" > "/tmp/hmp-$1-${name##*/}.got"
+            diff "$name.out" "/tmp/hmp-$1-${name##*/}.got" | head -20
         fi
     done
-    printf 'suite %-10s %4d passed, %d failed\n' golden $gp $gf
+    printf 'suite %-17s %4d passed, %d failed\n' "$1" $gp $gf
     passed=$((passed + gp)); failed=$((failed + gf))
-fi
+}
+for suite in golden regress; do
+    if [ -z "$mod" ] || [ "$mod" = $suite ]; then run_cases $suite; fi
+done
 [ -n "$failures" ] && echo "failed:$failures"
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -11,6 +11,7 @@
 #include "core/system.h"
 #include "rewrite/cse.h"
 #include "tests/lib/benchlib.h"
+#include "tests/lib/scriptload.h"
 
 /* CPU time of the process: the machine may be shared, wall time varies. */
 static double cpu_now(void)
@@ -35,25 +36,17 @@ static int bench(uint32_t n, uint32_t d, int reps, int restructure)
     memset(&keep, 0, sizeof keep);
     char before[64] = "";
     for (int r = 0; r < reps; r++) {
-        term_store s;
-        script sc;
-        diag_list dl;
-        sys y;
-        term_store_init(&s);
-        script_init(&sc);
-        diag_init(&dl);
+        test_script L;
         double t0 = bench_now();
-        int bad = parse_script(&sc, &s, &dl, &src) || sys_build(&y, &s, &sc, &dl);
-        term_id *roots = malloc((y.n_outputs + 1) * sizeof *roots);
-        for (size_t i = 0; !bad && i < y.n_outputs; i++)
-            roots[i] = sys_inline_relation(&y, (size_t)sys_relation_of(&y, y.outputs[i]));
+        int bad = test_script_load_source(&L, &src, NULL) != TEST_SCRIPT_OK;
+        sys *y = &L.y;
+        term_id *roots = malloc((y->n_outputs + 1) * sizeof *roots);
+        for (size_t i = 0; !bad && i < y->n_outputs; i++)
+            roots[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
         double t1 = bench_now();
-        if (bad) {
-            diag_print(stderr, &dl);
-            return 1;
-        }
-        unsigned char *mark = calloc(term_count(&s) + 1, 1);
-        dag = term_mark_reachable(mark, &s, roots, y.n_outputs);
+        if (bad) return 1;
+        unsigned char *mark = calloc(term_count(&L.s) + 1, 1);
+        dag = term_mark_reachable(mark, &L.s, roots, y->n_outputs);
         free(mark);
         free(roots);
         cse_options o;
@@ -61,7 +54,7 @@ static int bench(uint32_t n, uint32_t d, int reps, int restructure)
         o.restructure = restructure;
         cse_program p;
         double t2 = bench_now(), c2 = cpu_now();
-        if (cse_build(&p, &y, &o) != 0) return 1;
+        if (cse_build(&p, y, &o) != 0) return 1;
         double t3 = bench_now(), c3 = cpu_now();
         if (c3 - c2 < best) {
             best = c3 - c2;
@@ -76,10 +69,7 @@ static int bench(uint32_t n, uint32_t d, int reps, int restructure)
         keep.n_temps = p.n_temps;
         keep.restructured = p.restructured;
         cse_program_clear(&p);
-        sys_clear(&y);
-        script_clear(&sc);
-        diag_clear(&dl);
-        term_store_clear(&s);
+        test_script_clear(&L);
     }
     printf("attention %u %u --symbolic%s: %zu DAG nodes, cse cpu %.3f s (wall %.3f s, %.2f M nodes/s), ingest %.3f s; "
            "ops_before %s, ops_dag %llu, ops_after %llu%s, %zu temporaries\n",

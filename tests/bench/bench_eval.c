@@ -17,6 +17,8 @@
 #include "io/gen.h"
 #include "rewrite/recognise.h"
 #include "tests/lib/benchlib.h"
+#include "tests/lib/scriptload.h"
+#include "tests/lib/testgen.h"
 
 static double cpu_now(void)
 {
@@ -25,56 +27,14 @@ static double cpu_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-typedef struct ingest {
-    term_store s;
-    script sc;
-    diag_list dl;
-    sys y;
-    double parse, system;
-} ingest;
-
-static int ingest_load(ingest *g, const source *src)
-{
-    term_store_init(&g->s);
-    script_init(&g->sc);
-    diag_init(&g->dl);
-    double t0 = cpu_now();
-    int bad = parse_script(&g->sc, &g->s, &g->dl, src) != 0;
-    double t1 = cpu_now();
-    bad = bad || sys_build(&g->y, &g->s, &g->sc, &g->dl) != 0;
-    g->parse = t1 - t0;
-    g->system = cpu_now() - t1;
-    if (bad) diag_print(stderr, &g->dl);
-    return bad;
-}
-
-static void ingest_clear(ingest *g)
-{
-    sys_clear(&g->y);
-    script_clear(&g->sc);
-    diag_clear(&g->dl);
-    term_store_clear(&g->s);
-}
-
-static void options(gen_options *opt, uint32_t n, uint32_t d, uint32_t heads, int scale, int causal)
-{
-    gen_options_init(opt);
-    opt->n = n;
-    opt->d = d;
-    opt->heads = heads;
-    opt->scale = scale;
-    opt->causal = causal;
-}
-
 /* Node by node, as before the matrix program (the figures of earlier rows). */
 static int bench_scalar(uint32_t n, uint32_t d, int scale, slong digits, int use_format)
 {
-    gen_options opt;
-    options(&opt, n, d, 1, scale, 0);
+    gen_options opt = test_gen_options(n, d, 1, scale ? TEST_GEN_SCALE : 0, 1);
     source src;
     if (bench_source(&src, &opt) != 0) return 1;
-    ingest g;
-    if (ingest_load(&g, &src)) return 1;
+    test_script g;
+    if (test_script_load_source(&g, &src, cpu_now) != TEST_SCRIPT_OK) return 1;
     double t0 = cpu_now();
     for (size_t i = 0; i < g.y.n_outputs; i++) sys_inline_relation(&g.y, (size_t)sys_relation_of(&g.y, g.y.outputs[i]));
     double t1 = cpu_now();
@@ -85,17 +45,18 @@ static int bench_scalar(uint32_t n, uint32_t d, int scale, slong digits, int use
     req.format = FP_F32;
     req.no_matrix = 1;
     eval_result res;
-    if (test_eval_outputs(&res, &g.y, &req, &g.dl) != 0) {
-        diag_print(stderr, &g.dl);
+    if (test_eval_outputs(&res, &g.y, &req, &g.d) != 0) {
+        diag_print(stderr, &g.d);
         return 1;
     }
     double t2 = cpu_now();
     printf("node by node: attention %u %u%s, %zu outputs to %ld digits%s: eval %.3f s (%.1f us/output), "
            "ingest %.3f s (parse %.3f, system %.3f, inline %.3f); last precision %ld bits\n",
            n, d, scale ? " --scale" : "", res.n, (long)digits, use_format ? " and f32" : "", t2 - t1,
-           (t2 - t1) / res.n * 1e6, g.parse + g.system + (t1 - t0), g.parse, g.system, t1 - t0, (long)res.max_prec_used);
+           (t2 - t1) / res.n * 1e6, g.parse_s + g.system_s + (t1 - t0), g.parse_s, g.system_s, t1 - t0,
+           (long)res.max_prec_used);
     eval_result_clear(&res);
-    ingest_clear(&g);
+    test_script_clear(&g);
     source_clear(&src);
     return 0;
 }
@@ -104,12 +65,11 @@ static int bench_scalar(uint32_t n, uint32_t d, int scale, slong digits, int use
  * node on a fresh ingest: same values, and the ratio. */
 static int bench_matrix(uint32_t n, uint32_t d, uint32_t heads, int scale, int causal)
 {
-    gen_options opt;
-    options(&opt, n, d, heads, scale, causal);
+    gen_options opt = test_gen_options(n, d, heads, (scale ? TEST_GEN_SCALE : 0) | (causal ? TEST_GEN_CAUSAL : 0), 1);
     source src;
     if (bench_source(&src, &opt) != 0) return 1;
-    ingest g;
-    if (ingest_load(&g, &src)) return 1;
+    test_script g;
+    if (test_script_load_source(&g, &src, cpu_now) != TEST_SCRIPT_OK) return 1;
     size_t nodes = term_count(&g.s);
     double t0 = cpu_now();
     mat_program p;
@@ -119,8 +79,8 @@ static int bench_matrix(uint32_t n, uint32_t d, uint32_t heads, int scale, int c
     eval_request req;
     eval_request_init(&req);
     eval_result res;
-    if (eval_outputs(&res, &g.y, &p, &req, &g.dl) != 0 || !res.matrix) {
-        diag_print(stderr, &g.dl);
+    if (eval_outputs(&res, &g.y, &p, &req, &g.d) != 0 || !res.matrix) {
+        diag_print(stderr, &g.d);
         fprintf(stderr, "attention %u %u: not through the matrix program\n", n, d);
         return 1;
     }
@@ -153,14 +113,14 @@ static int bench_matrix(uint32_t n, uint32_t d, uint32_t heads, int scale, int c
     mateval_clear(&m);
 
     /* node by node, on a store of its own */
-    ingest h;
-    if (ingest_load(&h, &src)) return 1;
+    test_script h;
+    if (test_script_load_source(&h, &src, cpu_now) != TEST_SCRIPT_OK) return 1;
     double s0 = cpu_now();
     for (size_t i = 0; i < h.y.n_outputs; i++) sys_inline_relation(&h.y, (size_t)sys_relation_of(&h.y, h.y.outputs[i]));
     double s1 = cpu_now();
     eval_result ref;
     req.no_matrix = 1;
-    if (test_eval_outputs(&ref, &h.y, &req, &h.dl) != 0) return 1;
+    if (test_eval_outputs(&ref, &h.y, &req, &h.d) != 0) return 1;
     double s2 = cpu_now();
     size_t same = 0;
     for (size_t i = 0; i < res.n; i++) same += strcmp(res.v[i].decimal, ref.v[i].decimal) == 0;
@@ -171,21 +131,21 @@ static int bench_matrix(uint32_t n, uint32_t d, uint32_t heads, int scale, int c
     printf("attention %u %u%s%s%s: %zu nodes, %zu outputs to 30 digits\n", n, d, hs, scale ? " --scale" : "",
            causal ? " --causal" : "", nodes, res.n);
     printf("  matrix program: parse %.3f s, system %.3f s, recognise %.3f s, evaluate %.3f s: total %.3f s\n",
-           g.parse, g.system, t1 - t0, t2 - t1, g.parse + g.system + matrix);
+           g.parse_s, g.system_s, t1 - t0, t2 - t1, g.parse_s + g.system_s + matrix);
     printf("    evaluate: exact stage %.3f s, balls at %ld bits %.3f s, rounding %.3f s (%zu of %zu decided); "
            "%zu left to the scalar path; doubles %.4f s\n",
            e1 - e0, (long)res.max_prec_used, e2 - e1, e3 - e2, decided, res.n, res.n_scalar, e4 - e3);
-    printf("  node by node: parse %.3f s, system %.3f s, inline %.3f s, evaluate %.3f s: total %.3f s\n", h.parse,
-           h.system, s1 - s0, s2 - s1, h.parse + h.system + scalar);
+    printf("  node by node: parse %.3f s, system %.3f s, inline %.3f s, evaluate %.3f s: total %.3f s\n", h.parse_s,
+           h.system_s, s1 - s0, s2 - s1, h.parse_s + h.system_s + scalar);
     printf("  ratios: evaluate %.0fx (%.3f s against inline + evaluate %.3f s); with recognition %.1fx; "
            "end to end %.2fx; same decimals: %zu of %zu\n",
            scalar / (t2 - t1), t2 - t1, scalar, scalar / matrix,
-           (h.parse + h.system + scalar) / (g.parse + g.system + matrix), same, res.n);
+           (h.parse_s + h.system_s + scalar) / (g.parse_s + g.system_s + matrix), same, res.n);
     eval_result_clear(&ref);
     eval_result_clear(&res);
-    ingest_clear(&h);
+    test_script_clear(&h);
     mat_program_clear(&p);
-    ingest_clear(&g);
+    test_script_clear(&g);
     source_clear(&src);
     return same == res.n ? 0 : 1;
 }

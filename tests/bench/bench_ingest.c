@@ -10,6 +10,7 @@
 #include "core/term.h"
 #include "io/gen.h"
 #include "tests/lib/benchlib.h"
+#include "tests/lib/scriptload.h"
 
 static int bench(uint32_t n, uint32_t d, int symbolic, int reps)
 {
@@ -25,43 +26,30 @@ static int bench(uint32_t n, uint32_t d, int symbolic, int reps)
     uint32_t nodes = 0;
     size_t mem = 0, dag = 0, rels = 0;
     for (int r = 0; r < reps; r++) {
-        term_store s;
-        script sc;
-        diag_list dl;
-        sys y;
-        term_store_init(&s);
-        script_init(&sc);
-        diag_init(&dl);
+        test_script L;
         double t0 = bench_now();
-        int bad = parse_script(&sc, &s, &dl, &src);
-        double t1 = bench_now();
-        bad |= sys_build(&y, &s, &sc, &dl);
-        double t2 = bench_now();
-        term_id *roots = malloc((y.n_outputs + 1) * sizeof *roots);
-        for (size_t i = 0; !bad && i < y.n_outputs; i++)
-            roots[i] = sys_inline_relation(&y, (size_t)sys_relation_of(&y, y.outputs[i]));
+        int bad = test_script_load_source(&L, &src, bench_now) != TEST_SCRIPT_OK;
+        double t2 = t0 + L.parse_s + L.system_s;
+        sys *y = &L.y;
+        term_id *roots = malloc((y->n_outputs + 1) * sizeof *roots);
+        for (size_t i = 0; !bad && i < y->n_outputs; i++)
+            roots[i] = sys_inline_relation(y, (size_t)sys_relation_of(y, y->outputs[i]));
         double t3 = bench_now();
-        if (bad) {
-            diag_print(stderr, &dl);
-            return 1;
-        }
+        if (bad) return 1;
         if (t3 - t0 < best) {
             best = t3 - t0;
-            best_parse = t1 - t0;
-            best_sys = t2 - t1;
+            best_parse = L.parse_s;
+            best_sys = L.system_s;
             best_inline = t3 - t2;
         }
-        nodes = term_count(&s);
-        mem = term_memory(&s);
-        rels = sc.n_rels;
-        unsigned char *mark = calloc(term_count(&s) + 1, 1);
-        dag = term_mark_reachable(mark, &s, roots, y.n_outputs);
+        nodes = term_count(&L.s);
+        mem = term_memory(&L.s);
+        rels = L.sc.n_rels;
+        unsigned char *mark = calloc(term_count(&L.s) + 1, 1);
+        dag = term_mark_reachable(mark, &L.s, roots, y->n_outputs);
         free(mark);
         free(roots);
-        sys_clear(&y);
-        script_clear(&sc);
-        diag_clear(&dl);
-        term_store_clear(&s);
+        test_script_clear(&L);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

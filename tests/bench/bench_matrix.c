@@ -10,6 +10,7 @@
 #include "core/system.h"
 #include "rewrite/recognise.h"
 #include "tests/lib/benchlib.h"
+#include "tests/lib/scriptload.h"
 
 static double cpu_now(void)
 {
@@ -32,26 +33,17 @@ static int bench(uint32_t n, uint32_t d, uint32_t heads, int causal, int reps)
     double best = 1e30, ingest = 0, cpu = 0;
     size_t ops = 0, left = 0, rels = 0, nodes = 0, added = 0;
     for (int r = 0; r < reps; r++) {
-        term_store s;
-        script sc;
-        diag_list dl;
-        sys y;
-        term_store_init(&s);
-        script_init(&sc);
-        diag_init(&dl);
+        test_script L;
         double t0 = bench_now();
-        int bad = parse_script(&sc, &s, &dl, &src) || sys_build(&y, &s, &sc, &dl);
+        int bad = test_script_load_source(&L, &src, NULL) != TEST_SCRIPT_OK;
         double t1 = bench_now();
-        if (bad) {
-            diag_print(stderr, &dl);
-            return 1;
-        }
-        size_t before = term_count(&s);
+        if (bad) return 1;
+        size_t before = term_count(&L.s);
         mat_program p;
         double c1 = cpu_now();
         t1 = bench_now();
-        mat_program_init(&p, &s);
-        recog_program(&p, &y);
+        mat_program_init(&p, &L.s);
+        recog_program(&p, &L.y);
         double t2 = bench_now(), c2 = cpu_now();
         if (t2 - t1 < best) {
             best = t2 - t1;
@@ -60,14 +52,11 @@ static int bench(uint32_t n, uint32_t d, uint32_t heads, int causal, int reps)
         }
         ops = p.n_ops;
         left = p.n_scalar;
-        rels = sc.n_rels;
+        rels = L.sc.n_rels;
         nodes = before;
-        added = term_count(&s) - before;
+        added = term_count(&L.s) - before;
         mat_program_clear(&p);
-        sys_clear(&y);
-        script_clear(&sc);
-        diag_clear(&dl);
-        term_store_clear(&s);
+        test_script_clear(&L);
     }
     source_clear(&src);
     printf("n %4u d %3u heads %u%s: %zu relations, %zu nodes; parse+system %.3f s; recognise %.3f s "

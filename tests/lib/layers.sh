@@ -11,7 +11,7 @@ specs=$*
 bad=0
 allowed() { # $1 layer -> the layers it may use
     for s in $specs; do
-        case "$s" in "$1":*) echo "$1 ${s#*:}" | tr ',' ' '; return;; esac
+        case "$s" in "$1":*) echo "$1 ${s#*:}" | tr ',' ' ' | sed 's/ *$//'; return;; esac
     done
 }
 layers=$(for s in $specs; do printf "%s " "${s%%:*}"; done)

@@ -14,28 +14,11 @@
 #include "core/parse.h"
 #include "core/system.h"
 #include "io/gen.h"
+#include "tests/lib/testgen.h"
 #include "tests/lib/testlib.h"
 #include "tests/lib/testscript.h"
 
 typedef test_script loaded;
-
-static char *gen_text(uint32_t n, uint32_t d, uint32_t heads, int scale, int causal, uint64_t seed)
-{
-    gen_options opt;
-    gen_options_init(&opt);
-    opt.n = n;
-    opt.d = d;
-    opt.heads = heads;
-    opt.scale = scale;
-    opt.causal = causal;
-    opt.seed = seed;
-    strbuf b;
-    strbuf_init(&b);
-    cr_assert_eq(gen_attention_sb(&b, &opt), 0);
-    char *text = strdup(strbuf_str(&b));
-    strbuf_clear(&b);
-    return text;
-}
 
 /* text without its `output` directives (every line that starts with it). */
 static char *without_outputs(const char *text)
@@ -148,7 +131,7 @@ Test(check, generated_blocks_pass)
             scale = test_randn(&rng, 2);
             causal = test_randn(&rng, 2);
         }
-        char *text = gen_text(n, d, heads, scale, causal, 1 + it);
+        char *text = test_gen_attention(n, d, heads, (scale ? TEST_GEN_SCALE : 0) | (causal ? TEST_GEN_CAUSAL : 0), 1 + it);
         loaded L;
         test_script_load(&L, text);
         check_problem cp;
@@ -174,7 +157,7 @@ Test(check, generated_blocks_pass)
  * (docs/KERNELS.md); with tile 1 it differs somewhere on a longer block. */
 Test(check, flash_one_tile_is_naive)
 {
-    char *text = gen_text(6, 3, 2, 1, 0, 7);
+    char *text = test_gen_attention(6, 3, 2, TEST_GEN_SCALE, 7);
     loaded L;
     test_script_load(&L, text);
     check_problem cp;
@@ -204,7 +187,7 @@ Test(check, flash_one_tile_is_naive)
 
 Test(check, planted_error_is_reported)
 {
-    char *text = gen_text(4, 3, 2, 1, 1, 11);
+    char *text = test_gen_attention(4, 3, 2, TEST_GEN_SCALE | TEST_GEN_CAUSAL, 11);
     loaded L;
     test_script_load(&L, text);
     check_problem cp;
@@ -358,18 +341,11 @@ Test(check, not_attention)
     expect_error("a = 1\nb = a + 2\n", "2 relations left scalar");
     expect_error("x1 = 1\nx2 = 2\ny1 = exp(x1)\ny2 = exp(x2)\n", "computed by map, not a product");
     /* free symbols */
-    gen_options opt;
-    gen_options_init(&opt);
-    opt.n = 2;
-    opt.d = 2;
-    opt.symbolic = 1;
-    strbuf b;
-    strbuf_init(&b);
-    cr_assert_eq(gen_attention_sb(&b, &opt), 0);
-    expect_error(strbuf_str(&b), "free symbols");
-    strbuf_clear(&b);
+    char *symbolic = test_gen_attention(2, 2, 1, TEST_GEN_SYMBOLIC, 1);
+    expect_error(symbolic, "free symbols");
+    free(symbolic);
     /* the outputs are the softmax, or two families */
-    char *gen = gen_text(2, 2, 1, 0, 0, 3), *text = without_outputs(gen);
+    char *gen = test_gen_attention(2, 2, 1, 0, 3), *text = without_outputs(gen);
     free(gen);
     size_t len = strlen(text);
     char *more = malloc(len + 64);

@@ -19,6 +19,7 @@
 #include "core/system.h"
 #include "io/gen.h"
 #include "rewrite/cse.h"
+#include "tests/lib/testgen.h"
 #include "tests/lib/testlib.h"
 #include "tests/lib/testscript.h"
 
@@ -594,16 +595,15 @@ Test(cse, common_factor_of_a_sum)
 
 /* ---- the seed block ---- */
 
+/* `hmp gen attention N D [--symbolic]`, in the seed's names when they fit. */
 static void seed_text(strbuf *b, uint32_t n, uint32_t d, int symbolic)
 {
-    gen_options o;
-    gen_options_init(&o);
-    o.n = n;
-    o.d = d;
-    o.symbolic = symbolic;
-    o.compact = n <= 9 && d <= 9;
+    unsigned flags = (symbolic ? TEST_GEN_SYMBOLIC : 0) | (n <= 9 && d <= 9 ? TEST_GEN_COMPACT : 0);
+    char *text = test_gen_attention(n, d, 1, flags, 1);
+    cr_assert(text != NULL);
     strbuf_init(b);
-    cr_assert_eq(gen_attention_sb(b, &o), 0);
+    strbuf_puts(b, text);
+    free(text);
 }
 
 /* Counts of `hmp gen attention 3 2 --symbolic --compact`, by hand:

@@ -11,44 +11,32 @@
 #include "core/parse.h"
 #include "core/system.h"
 #include "tests/lib/testlib.h"
+#include "tests/lib/testscript.h"
 
 typedef struct loaded {
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
+    test_script t;
     eval_result res;
 } loaded;
 
-/* Parses text, builds it and evaluates every output; returns eval_outputs'
- * status (parse errors fail the test). */
+/* Loads text (a script that does not load fails the test) and evaluates
+ * every output; returns eval_outputs' status. */
 static int run(loaded *L, const char *text, const eval_request *req)
 {
-    memset(L, 0, sizeof *L);
-    source_from_string(&L->src, "t.hmp", text, strlen(text));
-    term_store_init(&L->s);
-    script_init(&L->sc);
-    diag_init(&L->d);
-    cr_assert_eq(parse_script(&L->sc, &L->s, &L->d, &L->src), 0, "parse: %s", text);
-    cr_assert_eq(sys_build(&L->y, &L->s, &L->sc, &L->d), 0);
-    return test_eval_outputs(&L->res, &L->y, req, &L->d);
+    memset(&L->res, 0, sizeof L->res);
+    test_script_load(&L->t, text);
+    return test_eval_outputs(&L->res, &L->t.y, req, &L->t.d);
 }
 
 static void done(loaded *L)
 {
     eval_result_clear(&L->res);
-    sys_clear(&L->y);
-    diag_clear(&L->d);
-    script_clear(&L->sc);
-    term_store_clear(&L->s);
-    source_clear(&L->src);
+    test_script_clear(&L->t);
 }
 
 static const char *value_of(loaded *L, const char *name)
 {
     for (size_t i = 0; i < L->res.n; i++)
-        if (strcmp(term_sym_name(&L->s, L->res.v[i].name), name) == 0) return L->res.v[i].decimal;
+        if (strcmp(term_sym_name(&L->t.s, L->res.v[i].name), name) == 0) return L->res.v[i].decimal;
     cr_assert_fail("no output %s", name);
     return NULL;
 }
@@ -138,11 +126,11 @@ Test(eval, transformer_block)
     char name[32];
 #define VALUE(dst, fmt, ...) do { \
         snprintf(name, sizeof name, fmt, __VA_ARGS__); \
-        int32_t r = sys_relation_of(&L.y, term_sym_cstr(&L.s, name)); \
+        int32_t r = sys_relation_of(&L.t.y, term_sym_cstr(&L.t.s, name)); \
         cr_assert_geq(r, 0, "%s", name); \
-        term_id rhs = L.sc.rels[r].rhs; \
-        cr_assert_eq(term_op_of(&L.s, rhs), OP_NUM, "%s", name); \
-        fmpq_init(dst); fmpq_set(dst, term_value(&L.s, rhs)); } while (0)
+        term_id rhs = L.t.sc.rels[r].rhs; \
+        cr_assert_eq(term_op_of(&L.t.s, rhs), OP_NUM, "%s", name); \
+        fmpq_init(dst); fmpq_set(dst, term_value(&L.t.s, rhs)); } while (0)
     for (int i = 0; i < N; i++) for (int j = 0; j < D; j++) VALUE(x[i][j], "x%d_%d", i + 1, j + 1);
     for (int i = 0; i < D; i++) for (int j = 0; j < D; j++) {
         VALUE(wq[i][j], "Wq%d%d", i + 1, j + 1);
@@ -198,7 +186,7 @@ Test(eval, transformer_block)
         mpfr_free_str(ref);
         /* the exact value is an exp-sum fraction (the scores are distinct) */
         for (size_t r = 0; r < L.res.n; r++)
-            if (strcmp(term_sym_name(&L.s, L.res.v[r].name), name) == 0) {
+            if (strcmp(term_sym_name(&L.t.s, L.res.v[r].name), name) == 0) {
                 cr_assert(!L.res.v[r].rational);
                 cr_assert_not_null(strstr(L.res.v[r].exact, "exp("));
             }
@@ -241,11 +229,11 @@ static void expect_error(const char *text, int line, int col, const char *msg_pa
     eval_request_init(&req);
     loaded L;
     cr_assert_neq(run(&L, text, &req), 0, "%s", text);
-    cr_assert_geq(L.d.n, 1);
-    cr_assert_not_null(strstr(L.d.items[0].msg, msg_part), "got: %s", L.d.items[0].msg);
+    cr_assert_geq(L.t.d.n, 1);
+    cr_assert_not_null(strstr(L.t.d.items[0].msg, msg_part), "got: %s", L.t.d.items[0].msg);
     if (line) {
-        cr_assert_eq(L.d.items[0].pos.line, (uint32_t)line, "%s", L.d.items[0].msg);
-        cr_assert_eq(L.d.items[0].pos.col, (uint32_t)col, "%s", L.d.items[0].msg);
+        cr_assert_eq(L.t.d.items[0].pos.line, (uint32_t)line, "%s", L.t.d.items[0].msg);
+        cr_assert_eq(L.t.d.items[0].pos.col, (uint32_t)col, "%s", L.t.d.items[0].msg);
     }
     cr_assert_eq(L.res.n, 0, "no partial result");
     done(&L);
@@ -269,7 +257,7 @@ Test(eval, precision_cap)
     loaded L;
     /* within exp(-400) of the tie 1/8: needs ~580 bits */
     cr_assert_neq(run(&L, "a = 1/8 + exp(-400)", &req), 0);
-    cr_assert_not_null(strstr(L.d.items[0].msg, "precision cap of 200 bits"));
+    cr_assert_not_null(strstr(L.t.d.items[0].msg, "precision cap of 200 bits"));
     done(&L);
     req.max_prec = 0;
     cr_assert_eq(run(&L, "a = 1/8 + exp(-400)", &req), 0);
@@ -282,18 +270,11 @@ Test(eval, bound_symbols)
     eval_request req;
     eval_request_init(&req);
     loaded L;
-    memset(&L, 0, sizeof L);
-    const char *text = "o = exp(x)/(exp(x) + exp(y))";
-    source_from_string(&L.src, "t.hmp", text, strlen(text));
-    term_store_init(&L.s);
-    script_init(&L.sc);
-    diag_init(&L.d);
-    cr_assert_eq(parse_script(&L.sc, &L.s, &L.d, &L.src), 0);
-    cr_assert_eq(sys_build(&L.y, &L.s, &L.sc, &L.d), 0);
-    cr_assert_eq(sys_bind(&L.y, term_sym_cstr(&L.s, "x"), term_num_si(&L.s, 1, 2)), 0);
-    cr_assert_eq(sys_bind(&L.y, term_sym_cstr(&L.s, "y"), term_num_si(&L.s, 1, 2)), 0);
-    cr_assert_neq(sys_bind(&L.y, term_sym_cstr(&L.s, "o"), L.s.one), 0);
-    cr_assert_eq(test_eval_outputs(&L.res, &L.y, &req, &L.d), 0);
+    test_script_load(&L.t, "o = exp(x)/(exp(x) + exp(y))");
+    cr_assert_eq(sys_bind(&L.t.y, term_sym_cstr(&L.t.s, "x"), term_num_si(&L.t.s, 1, 2)), 0);
+    cr_assert_eq(sys_bind(&L.t.y, term_sym_cstr(&L.t.s, "y"), term_num_si(&L.t.s, 1, 2)), 0);
+    cr_assert_neq(sys_bind(&L.t.y, term_sym_cstr(&L.t.s, "o"), L.t.s.one), 0);
+    cr_assert_eq(test_eval_outputs(&L.res, &L.t.y, &req, &L.t.d), 0);
     cr_assert_str_eq(L.res.v[0].exact, "1/2");
     done(&L);
 }
@@ -594,7 +575,7 @@ Test(eval, neg_inf_outputs)
         cr_assert_eq(L.res.n, 8);
         for (int k = 0; k < 5; k++) {
             const eval_value *v = &L.res.v[k];
-            cr_assert(v->neg_inf, "%s", term_sym_name(&L.s, v->name));
+            cr_assert(v->neg_inf, "%s", term_sym_name(&L.t.s, v->name));
             cr_assert(!v->rational);
             cr_assert_str_eq(v->decimal, "-inf");
             cr_assert_str_eq(v->exact, "-inf");

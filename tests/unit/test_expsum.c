@@ -26,6 +26,7 @@
 #include "rewrite/engine.h"
 #include "rewrite/expsum.h"
 #include "rewrite/rules.h"
+#include "tests/lib/testgen.h"
 #include "tests/lib/testlib.h"
 #include "tests/lib/testscript.h"
 
@@ -153,21 +154,6 @@ static void assert_trace_replays(loaded *L)
     }
     for (size_t i = 0; i < L->x.n_steps; i++) assert_step_decreases(&L->t.s, &L->x.steps[i]);
     free(roots);
-}
-
-static void gen_text(strbuf *b, uint32_t n, uint32_t d, uint32_t heads, int scale, int causal, int compact)
-{
-    gen_options opt;
-    gen_options_init(&opt);
-    opt.n = n;
-    opt.d = d;
-    opt.heads = heads;
-    opt.symbolic = 1;
-    opt.scale = scale;
-    opt.causal = causal;
-    opt.compact = compact;
-    strbuf_init(b);
-    cr_assert_eq(gen_attention_sb(b, &opt), 0);
 }
 
 /* The lines of text in a random order (comments dropped), with every
@@ -335,44 +321,44 @@ Test(expsum, seed_block_nine_entries_three_rows)
 
 Test(expsum, generated_blocks_in_any_order_and_names)
 {
-    strbuf b;
+    char *b;
     /* plain, lines shuffled, names changed */
-    gen_text(&b, 3, 2, 1, 0, 0, 0);
-    assert_counts(strbuf_str(&b), 9, 3, 0);
-    assert_counts(strbuf_str(&b), 9, 3, 1);
+    b = test_gen_attention(3, 2, 1, TEST_GEN_SYMBOLIC, 1);
+    assert_counts(b, 9, 3, 0);
+    assert_counts(b, 9, 3, 1);
     test_rng r = { 0xe59 };
     static const char *const from[] = { "s_", "a_", "q_" }, *const to[] = { "score", "attn_", "query" };
     for (int k = 0; k < 5; k++) {
-        char *t = shuffled(strbuf_str(&b), &r, from, to, k % 2 ? 3 : 0);
+        char *t = shuffled(b, &r, from, to, k % 2 ? 3 : 0);
         assert_counts(t, 9, 3, k % 2);
         free(t);
     }
-    strbuf_clear(&b);
+    free(b);
     /* the seed's compact names, shuffled */
-    gen_text(&b, 3, 2, 1, 0, 0, 1);
-    char *t = shuffled(strbuf_str(&b), &r, NULL, NULL, 0);
+    b = test_gen_attention(3, 2, 1, TEST_GEN_SYMBOLIC | TEST_GEN_COMPACT, 1);
+    char *t = shuffled(b, &r, NULL, NULL, 0);
     assert_counts(t, 9, 3, 0);
     free(t);
-    strbuf_clear(&b);
+    free(b);
     /* scaled: the scores carry / sqrt(2), the rows are the same */
-    gen_text(&b, 3, 2, 1, 1, 0, 0);
-    assert_counts(strbuf_str(&b), 9, 3, 0);
-    strbuf_clear(&b);
+    b = test_gen_attention(3, 2, 1, TEST_GEN_SYMBOLIC | TEST_GEN_SCALE, 1);
+    assert_counts(b, 9, 3, 0);
+    free(b);
     /* causal: row 1 is exp(s_1_1)/exp(s_1_1) = 1 (no row), rows 2 and 3 */
-    gen_text(&b, 3, 2, 1, 0, 1, 0);
-    assert_counts(strbuf_str(&b), 5, 2, 0);
-    assert_counts(strbuf_str(&b), 5, 2, 1);
-    strbuf_clear(&b);
-    gen_text(&b, 4, 2, 1, 1, 1, 0);
-    assert_counts(strbuf_str(&b), 9, 3, 0);
-    strbuf_clear(&b);
+    b = test_gen_attention(3, 2, 1, TEST_GEN_SYMBOLIC | TEST_GEN_CAUSAL, 1);
+    assert_counts(b, 5, 2, 0);
+    assert_counts(b, 5, 2, 1);
+    free(b);
+    b = test_gen_attention(4, 2, 1, TEST_GEN_SYMBOLIC | TEST_GEN_SCALE | TEST_GEN_CAUSAL, 1);
+    assert_counts(b, 9, 3, 0);
+    free(b);
     /* two heads: six rows */
-    gen_text(&b, 3, 2, 2, 0, 0, 0);
-    assert_counts(strbuf_str(&b), 18, 6, 0);
-    t = shuffled(strbuf_str(&b), &r, NULL, NULL, 0);
+    b = test_gen_attention(3, 2, 2, TEST_GEN_SYMBOLIC, 1);
+    assert_counts(b, 18, 6, 0);
+    t = shuffled(b, &r, NULL, NULL, 0);
     assert_counts(t, 18, 6, 1);
     free(t);
-    strbuf_clear(&b);
+    free(b);
 }
 
 Test(expsum, written_differently)
@@ -529,11 +515,11 @@ Test(expsum, masked_rows)
  * ones, as `hmp gen --causal` writes them. */
 Test(expsum, causal_by_minus_inf_scores)
 {
-    strbuf b;
-    gen_text(&b, 4, 2, 1, 0, 0, 0);
+    char *b;
+    b = test_gen_attention(4, 2, 1, TEST_GEN_SYMBOLIC, 1);
     strbuf t;
     strbuf_init(&t);
-    const char *p = strbuf_str(&b);
+    const char *p = b;
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -570,7 +556,7 @@ Test(expsum, causal_by_minus_inf_scores)
     assert_trace_replays(&L);
     unload(&L);
     strbuf_clear(&t);
-    strbuf_clear(&b);
+    free(b);
 }
 
 /* ---- exp-constant ---- */

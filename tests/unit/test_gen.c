@@ -12,57 +12,25 @@
 #include "core/system.h"
 #include "core/term.h"
 #include "io/gen.h"
+#include "tests/lib/testgen.h"
 #include "tests/lib/testlib.h"
+#include "tests/lib/scriptload.h"
 
 typedef struct built {
-    strbuf text;
-    source src;
-    term_store s;
-    script sc;
-    diag_list d;
-    sys y;
-    int parse_rc, sys_rc;
+    test_script t;
+    test_script_status status;
 } built;
 
-static gen_options make_options(uint32_t n, uint32_t d, uint32_t heads, int symbolic, int scale,
-                                int causal, int compact, uint64_t seed)
-{
-    gen_options o;
-    gen_options_init(&o);
-    o.n = n;
-    o.d = d;
-    o.heads = heads;
-    o.symbolic = symbolic;
-    o.scale = scale;
-    o.causal = causal;
-    o.compact = compact;
-    o.seed = seed;
-    return o;
-}
-
+/* The script of o, parsed and built (the status kept, not asserted). */
 static void build(built *b, const gen_options *o)
 {
-    memset(b, 0, sizeof *b);
-    strbuf_init(&b->text);
-    cr_assert_eq(gen_attention_sb(&b->text, o), 0);
-    source_from_string(&b->src, "gen.hmp", strbuf_str(&b->text), b->text.len);
-    term_store_init(&b->s);
-    script_init(&b->sc);
-    diag_init(&b->d);
-    b->parse_rc = parse_script(&b->sc, &b->s, &b->d, &b->src);
-    b->sys_rc = b->parse_rc ? -1 : sys_build(&b->y, &b->s, &b->sc, &b->d);
-    if (b->d.n) diag_print(stderr, &b->d);
+    char *text = test_gen_text(o);
+    cr_assert(text != NULL);
+    b->status = test_script_try_load(&b->t, "gen.hmp", text, strlen(text));
+    free(text);
 }
 
-static void built_clear(built *b)
-{
-    sys_clear(&b->y);
-    diag_clear(&b->d);
-    script_clear(&b->sc);
-    term_store_clear(&b->s);
-    source_clear(&b->src);
-    strbuf_clear(&b->text);
-}
+static void built_clear(built *b) { test_script_clear(&b->t); }
 
 /* Relations by formula: inputs N*D and weights 3*H*D^2 (none when symbolic),
  * q, k, v: 3*H*N*D; s and a: H*N^2 each (H*N(N+1)/2 when causal); o: H*N*D. */
@@ -92,33 +60,33 @@ static term_id entry_sym(built *b, const gen_options *o, const char *fam, uint32
 {
     char name[64];
     entry_name(name, sizeof name, o, fam, h, i, j);
-    return term_sym_cstr(&b->s, name);
+    return term_sym_cstr(&b->t.s, name);
 }
 
 /* The inlined value of a defined entry (a relation must define it). */
 static term_id entry_value(built *b, const gen_options *o, const char *fam, uint32_t h, uint32_t i, uint32_t j)
 {
-    int32_t r = sys_relation_of(&b->y, entry_sym(b, o, fam, h, i, j));
+    int32_t r = sys_relation_of(&b->t.y, entry_sym(b, o, fam, h, i, j));
     cr_assert_geq(r, 0, "no relation for %s entry (%u, %u, %u)", fam, h, i, j);
-    return sys_inline_relation(&b->y, (size_t)r);
+    return sys_inline_relation(&b->t.y, (size_t)r);
 }
 
 static const gen_options *combos(size_t *n)
 {
     static gen_options list[12];
     size_t k = 0;
-    list[k++] = make_options(1, 1, 1, 0, 0, 0, 0, 1);
-    list[k++] = make_options(3, 2, 1, 0, 0, 0, 0, 1);
-    list[k++] = make_options(3, 2, 1, 0, 0, 0, 1, 7);
-    list[k++] = make_options(3, 2, 1, 0, 1, 1, 1, 7);
-    list[k++] = make_options(4, 3, 1, 0, 1, 0, 0, 2);
-    list[k++] = make_options(5, 2, 1, 0, 0, 1, 0, 3);
-    list[k++] = make_options(2, 3, 3, 0, 0, 0, 0, 4);
-    list[k++] = make_options(4, 2, 2, 0, 1, 1, 0, 5);
-    list[k++] = make_options(3, 4, 1, 1, 0, 0, 0, 1);
-    list[k++] = make_options(4, 3, 2, 1, 1, 1, 0, 1);
-    list[k++] = make_options(9, 9, 1, 0, 1, 1, 1, 9);
-    list[k++] = make_options(12, 10, 1, 0, 0, 0, 0, 11);
+    list[k++] = test_gen_options(1, 1, 1, 0, 1);
+    list[k++] = test_gen_options(3, 2, 1, 0, 1);
+    list[k++] = test_gen_options(3, 2, 1, TEST_GEN_COMPACT, 7);
+    list[k++] = test_gen_options(3, 2, 1, TEST_GEN_SCALE | TEST_GEN_CAUSAL | TEST_GEN_COMPACT, 7);
+    list[k++] = test_gen_options(4, 3, 1, TEST_GEN_SCALE, 2);
+    list[k++] = test_gen_options(5, 2, 1, TEST_GEN_CAUSAL, 3);
+    list[k++] = test_gen_options(2, 3, 3, 0, 4);
+    list[k++] = test_gen_options(4, 2, 2, TEST_GEN_SCALE | TEST_GEN_CAUSAL, 5);
+    list[k++] = test_gen_options(3, 4, 1, TEST_GEN_SYMBOLIC, 1);
+    list[k++] = test_gen_options(4, 3, 2, TEST_GEN_SYMBOLIC | TEST_GEN_SCALE | TEST_GEN_CAUSAL, 1);
+    list[k++] = test_gen_options(9, 9, 1, TEST_GEN_SCALE | TEST_GEN_CAUSAL | TEST_GEN_COMPACT, 9);
+    list[k++] = test_gen_options(12, 10, 1, 0, 11);
     *n = k;
     return list;
 }
@@ -130,9 +98,9 @@ Test(gen, parses_and_builds_without_errors)
     for (size_t k = 0; k < n; k++) {
         built b;
         build(&b, &list[k]);
-        cr_assert_eq(b.parse_rc, 0, "combo %zu does not parse", k);
-        cr_assert_eq(b.sys_rc, 0, "combo %zu does not build", k);
-        cr_assert_eq(b.d.n, 0, "combo %zu: %zu diagnostics", k, b.d.n);
+        cr_assert_neq(b.status, TEST_SCRIPT_PARSE_ERROR, "combo %zu does not parse", k);
+        cr_assert_eq(b.status, TEST_SCRIPT_OK, "combo %zu does not build", k);
+        cr_assert_eq(b.t.d.n, 0, "combo %zu: %zu diagnostics", k, b.t.d.n);
         built_clear(&b);
     }
 }
@@ -145,12 +113,12 @@ Test(gen, relation_counts_are_exact)
         built b;
         build(&b, &list[k]);
         size_t want = expected_relations(&list[k]);
-        cr_assert_eq(b.sc.n_rels, want, "combo %zu: %zu relations, expected %zu", k, b.sc.n_rels, want);
+        cr_assert_eq(b.t.sc.n_rels, want, "combo %zu: %zu relations, expected %zu", k, b.t.sc.n_rels, want);
         cr_assert_eq(gen_relation_count(&list[k]), want, "combo %zu: gen_relation_count", k);
         built_clear(&b);
     }
     /* a few by hand: 3 x 2: 6 + 12 + 18 + 9 + 9 + 6 = 60 */
-    gen_options o = make_options(3, 2, 1, 0, 0, 0, 0, 1);
+    gen_options o = test_gen_options(3, 2, 1, 0, 1);
     cr_assert_eq(gen_relation_count(&o), 60);
     o.causal = 1; /* s and a: 6 each */
     cr_assert_eq(gen_relation_count(&o), 54);
@@ -168,14 +136,14 @@ Test(gen, outputs_are_the_o_entries_in_order)
         const gen_options *o = &list[k];
         built b;
         build(&b, o);
-        cr_assert_eq(b.y.n_outputs, (size_t)o->heads * o->n * o->d, "combo %zu", k);
+        cr_assert_eq(b.t.y.n_outputs, (size_t)o->heads * o->n * o->d, "combo %zu", k);
         size_t at = 0;
         for (uint32_t h = 1; h <= o->heads; h++)
             for (uint32_t i = 1; i <= o->n; i++)
                 for (uint32_t j = 1; j <= o->d; j++) {
                     char name[64];
                     entry_name(name, sizeof name, o, "o", h, i, j);
-                    cr_assert_str_eq(term_sym_name(&b.s, b.y.outputs[at]), name, "combo %zu output %zu", k, at);
+                    cr_assert_str_eq(term_sym_name(&b.t.s, b.t.y.outputs[at]), name, "combo %zu output %zu", k, at);
                     at++;
                 }
         built_clear(&b);
@@ -191,11 +159,11 @@ Test(gen, free_symbols_only_when_symbolic)
         built b;
         build(&b, o);
         if (!o->symbolic) {
-            cr_assert_eq(b.y.n_free, 0, "combo %zu", k);
+            cr_assert_eq(b.t.y.n_free, 0, "combo %zu", k);
         } else {
-            cr_assert_eq(b.y.n_free, (size_t)o->n * o->d + 3u * o->heads * o->d * o->d, "combo %zu", k);
-            for (size_t f = 0; f < b.y.n_free; f++) {
-                const char *name = term_sym_name(&b.s, b.y.free_syms[f]);
+            cr_assert_eq(b.t.y.n_free, (size_t)o->n * o->d + 3u * o->heads * o->d * o->d, "combo %zu", k);
+            for (size_t f = 0; f < b.t.y.n_free; f++) {
+                const char *name = term_sym_name(&b.t.s, b.t.y.free_syms[f]);
                 cr_assert(name[0] == 'x' || name[0] == 'W', "free symbol %s", name);
             }
         }
@@ -214,8 +182,8 @@ Test(gen, deterministic_for_a_seed)
     int rounds = 5 * test_multiplier();
     for (int r = 0; r < rounds; r++) {
         uint64_t seed = (uint64_t)r * UINT64_C(0x9e3779b97f4a7c15) + 1;
-        gen_options o = make_options(2 + (uint32_t)r % 4, 1 + (uint32_t)r % 5, 1 + (uint32_t)r % 2, 0,
-                                     r % 3 == 0, r % 2 == 0, 0, seed);
+        unsigned flags = (r % 3 == 0 ? TEST_GEN_SCALE : 0) | (r % 2 == 0 ? TEST_GEN_CAUSAL : 0);
+        gen_options o = test_gen_options(2 + (uint32_t)r % 4, 1 + (uint32_t)r % 5, 1 + (uint32_t)r % 2, flags, seed);
         strbuf a, b, c;
         generate(&a, &o);
         generate(&b, &o);
@@ -233,7 +201,7 @@ Test(gen, deterministic_for_a_seed)
         strbuf_clear(&c);
     }
     /* the chunked FILE path writes the same bytes as the buffer path */
-    gen_options o = make_options(40, 12, 2, 0, 1, 1, 0, 99);
+    gen_options o = test_gen_options(40, 12, 2, TEST_GEN_SCALE | TEST_GEN_CAUSAL, 99);
     strbuf a;
     generate(&a, &o);
     FILE *f = tmpfile();
@@ -253,12 +221,12 @@ Test(gen, deterministic_for_a_seed)
 Test(gen, header_states_the_effective_options)
 {
     strbuf a;
-    gen_options o = make_options(4, 3, 2, 0, 1, 1, 0, 42);
+    gen_options o = test_gen_options(4, 3, 2, TEST_GEN_SCALE | TEST_GEN_CAUSAL, 42);
     generate(&a, &o);
     cr_assert(strncmp(strbuf_str(&a), "# generated by: hmp gen attention 4 3 --seed 42 --scale --causal --heads 2\n",
                       75) == 0, "%.80s", strbuf_str(&a));
     strbuf_clear(&a);
-    o = make_options(3, 2, 1, 1, 0, 0, 1, 5);
+    o = test_gen_options(3, 2, 1, TEST_GEN_SYMBOLIC | TEST_GEN_COMPACT, 5);
     generate(&a, &o);
     cr_assert(strncmp(strbuf_str(&a), "# generated by: hmp gen attention 3 2 --symbolic --compact\n", 59) == 0);
     strbuf_clear(&a);
@@ -267,7 +235,7 @@ Test(gen, header_states_the_effective_options)
 Test(gen, compact_names_match_the_seed_example)
 {
     strbuf a;
-    gen_options o = make_options(3, 2, 1, 0, 0, 0, 1, 1);
+    gen_options o = test_gen_options(3, 2, 1, TEST_GEN_COMPACT, 1);
     generate(&a, &o);
     const char *t = strbuf_str(&a);
     cr_assert(strstr(t, "\nq1_1 = Wq11*x1_1 + Wq12*x1_2\n"));
@@ -283,7 +251,7 @@ Test(gen, compact_names_match_the_seed_example)
 Test(gen, underscore_forms_causal_scale_heads)
 {
     strbuf a;
-    gen_options o = make_options(3, 2, 1, 0, 1, 1, 0, 1);
+    gen_options o = test_gen_options(3, 2, 1, TEST_GEN_SCALE | TEST_GEN_CAUSAL, 1);
     generate(&a, &o);
     const char *t = strbuf_str(&a);
     cr_assert(strstr(t, "\ns_2_1 = (q_2_1*k_1_1 + q_2_2*k_1_2) / sqrt(2)\n"));
@@ -295,7 +263,7 @@ Test(gen, underscore_forms_causal_scale_heads)
     cr_assert_null(strstr(t, "\na_2_3 ="));
     strbuf_clear(&a);
 
-    o = make_options(2, 2, 2, 0, 0, 0, 0, 1);
+    o = test_gen_options(2, 2, 2, 0, 1);
     generate(&a, &o);
     t = strbuf_str(&a);
     cr_assert(strstr(t, "\nq_2_1_1 = Wq_2_1_1*x_1_1 + Wq_2_1_2*x_1_2\n"));
@@ -308,20 +276,20 @@ Test(gen, underscore_forms_causal_scale_heads)
 Test(gen, invalid_options_are_rejected)
 {
     char err[256];
-    gen_options o = make_options(3, 2, 1, 0, 0, 0, 0, 1);
+    gen_options o = test_gen_options(3, 2, 1, 0, 1);
     cr_assert_eq(gen_check(&o, err, sizeof err), 0);
     o.n = 0;
     cr_assert_eq(gen_check(&o, err, sizeof err), -1);
-    o = make_options(3, 0, 1, 0, 0, 0, 0, 1);
+    o = test_gen_options(3, 0, 1, 0, 1);
     cr_assert_eq(gen_check(&o, err, sizeof err), -1);
-    o = make_options(3, 2, 0, 0, 0, 0, 0, 1);
+    o = test_gen_options(3, 2, 0, 0, 1);
     cr_assert_eq(gen_check(&o, err, sizeof err), -1);
-    o = make_options(10, 2, 1, 0, 0, 0, 1, 1);
+    o = test_gen_options(10, 2, 1, TEST_GEN_COMPACT, 1);
     cr_assert_eq(gen_check(&o, err, sizeof err), -1);
     cr_assert(strstr(err, "--compact") != NULL, "%s", err);
-    o = make_options(9, 10, 1, 0, 0, 0, 1, 1);
+    o = test_gen_options(9, 10, 1, TEST_GEN_COMPACT, 1);
     cr_assert_eq(gen_check(&o, err, sizeof err), -1);
-    o = make_options(2, 2, 2, 0, 0, 0, 1, 1);
+    o = test_gen_options(2, 2, 2, TEST_GEN_COMPACT, 1);
     cr_assert_eq(gen_check(&o, err, sizeof err), -1);
     strbuf a;
     strbuf_init(&a);
@@ -352,7 +320,7 @@ static void check_values_and_scores(const gen_options *o)
 {
     built b;
     build(&b, o);
-    cr_assert_eq(b.sys_rc, 0);
+    cr_assert_eq(b.status, TEST_SCRIPT_OK);
     uint32_t n = o->n, d = o->d, heads = o->heads;
     fmpq *x = _fmpq_vec_init((slong)n * d);
     fmpq *w = _fmpq_vec_init((slong)3 * d * d);
@@ -364,8 +332,8 @@ static void check_values_and_scores(const gen_options *o)
     for (uint32_t i = 1; i <= n; i++)
         for (uint32_t j = 1; j <= d; j++) {
             term_id e = entry_value(&b, o, "x", 1, i, j);
-            cr_assert_eq(term_op_of(&b.s, e), OP_NUM);
-            fmpq_set(x + (i - 1) * d + (j - 1), term_value(&b.s, e));
+            cr_assert_eq(term_op_of(&b.t.s, e), OP_NUM);
+            fmpq_set(x + (i - 1) * d + (j - 1), term_value(&b.t.s, e));
             fmpq_mul_si(v, x + (i - 1) * d + (j - 1), 2);
             cr_assert(fmpz_is_one(fmpq_denref(v)) && small_integer(fmpq_numref(v), 4));
         }
@@ -375,9 +343,9 @@ static void check_values_and_scores(const gen_options *o)
             for (uint32_t j = 1; j <= d; j++)
                 for (uint32_t c = 1; c <= d; c++) {
                     term_id e = entry_value(&b, o, wname[m], h, j, c);
-                    cr_assert_eq(term_op_of(&b.s, e), OP_NUM);
+                    cr_assert_eq(term_op_of(&b.t.s, e), OP_NUM);
                     fmpq *dst = w + (size_t)m * d * d + (j - 1) * d + (c - 1);
-                    fmpq_set(dst, term_value(&b.s, e));
+                    fmpq_set(dst, term_value(&b.t.s, e));
                     fmpq_mul_ui(v, dst, den);
                     cr_assert(fmpz_is_one(fmpq_denref(v)) && small_integer(fmpq_numref(v), 9));
                 }
@@ -400,8 +368,8 @@ static void check_values_and_scores(const gen_options *o)
                     fmpq_add(v, v, t);
                 }
                 term_id e = entry_value(&b, o, "s", h, i, j);
-                cr_assert_eq(term_op_of(&b.s, e), OP_NUM, "s(%u, %u, %u) is not a number", h, i, j);
-                cr_assert(fmpq_equal(v, term_value(&b.s, e)), "s(%u, %u, %u) differs", h, i, j);
+                cr_assert_eq(term_op_of(&b.t.s, e), OP_NUM, "s(%u, %u, %u) is not a number", h, i, j);
+                cr_assert(fmpq_equal(v, term_value(&b.t.s, e)), "s(%u, %u, %u) differs", h, i, j);
             }
         }
     }
@@ -428,18 +396,18 @@ Test(gen, values_and_scores_are_attention)
 /* Mean |s_i_j| of the unscaled scores, exactly: must lie in [1/2, 20]. */
 static void check_spread(uint32_t n, uint32_t d, uint64_t seed)
 {
-    gen_options o = make_options(n, d, 1, 0, 0, 0, 0, seed);
+    gen_options o = test_gen_options(n, d, 1, 0, seed);
     built b;
     build(&b, &o);
-    cr_assert_eq(b.sys_rc, 0);
+    cr_assert_eq(b.status, TEST_SCRIPT_OK);
     fmpq_t sum, a;
     fmpq_init(sum);
     fmpq_init(a);
     for (uint32_t i = 1; i <= n; i++)
         for (uint32_t j = 1; j <= n; j++) {
             term_id e = entry_value(&b, &o, "s", 1, i, j);
-            cr_assert_eq(term_op_of(&b.s, e), OP_NUM);
-            fmpq_abs(a, term_value(&b.s, e));
+            cr_assert_eq(term_op_of(&b.t.s, e), OP_NUM);
+            fmpq_abs(a, term_value(&b.t.s, e));
             fmpq_add(sum, sum, a);
         }
     fmpz_t count;

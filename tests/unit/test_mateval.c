@@ -15,6 +15,7 @@
 #include "core/system.h"
 #include "io/gen.h"
 #include "rewrite/recognise.h"
+#include "tests/lib/testgen.h"
 #include "tests/lib/testlib.h"
 #include "tests/lib/testscript.h"
 
@@ -86,14 +87,6 @@ static void random_request(eval_request *req, test_rng *rng)
     if (test_randn(rng, 10) == 0) req->max_prec = 64 + 64 * test_randn(rng, 4); /* a low cap, now and then */
 }
 
-static char *attention_text(const gen_options *opt)
-{
-    strbuf b;
-    strbuf_init(&b);
-    cr_assert_eq(gen_attention_sb(&b, opt), 0);
-    return b.data;
-}
-
 static void random_attention(gen_options *opt, test_rng *rng)
 {
     gen_options_init(opt);
@@ -115,7 +108,7 @@ Test(mateval, attention_same_bytes_as_the_dag)
     for (int it = 0; it < count; it++) {
         gen_options opt;
         random_attention(&opt, &rng);
-        char *text = attention_text(&opt);
+        char *text = test_gen_text(&opt);
         eval_request req;
         random_request(&req, &rng);
         char what[128];
@@ -190,7 +183,7 @@ Test(mateval, exact_entries_balls_and_doubles)
     for (int it = 0; it < count; it++) {
         gen_options opt;
         random_attention(&opt, &rng);
-        char *text = attention_text(&opt);
+        char *text = test_gen_text(&opt);
         loaded L;
         test_script_load(&L, text);
         mat_program p;
@@ -242,223 +235,52 @@ Test(mateval, exact_entries_balls_and_doubles)
 
 /* ---- random matrix programs with literal inputs ---- */
 
-typedef struct rprog {
-    term_store s;
-    mat_program p;
-    uint32_t fam[16];
-    uint8_t masked[16]; /* a masked softmax's output: only a left factor */
-    size_t n;
-    int next;
-} rprog;
-
-static const char *const factors[] = { "2", "-3", "1/2", "1/sqrt(2)", "sqrt(3)" };
 static const char *const values[] = { "0", "1", "-1", "1/2", "-3/4", "2", "5/3", "0", "1/3", "-2" };
-
-static term_id constant(term_store *s, const char *text)
-{
-    source src;
-    source_from_string(&src, "c", text, strlen(text));
-    diag_list d;
-    diag_init(&d);
-    term_id t = TERM_NONE;
-    cr_assert_eq(parse_expr(&t, s, &d, &src), 0);
-    diag_clear(&d);
-    source_clear(&src);
-    return t;
-}
-
-static uint32_t family(rprog *R, uint32_t rank, const uint32_t *dim, mat_pattern pattern, int masked)
-{
-    char base[8];
-    snprintf(base, sizeof base, "%c%c", 'a' + R->next % 26, 'k' + R->next / 26);
-    R->next++;
-    uint32_t id = mat_add_family(&R->p, base, MAT_FORM_UNDERSCORE, rank, dim, 1, pattern);
-    R->fam[R->n] = id;
-    R->masked[R->n++] = (uint8_t)masked;
-    return id;
-}
-
-static const mat_family *F(rprog *R, uint32_t id) { return &R->p.mats[id]; }
-
-/* A family among those made, with rank in [lo, hi], not masked (unless
- * allowed), and the given rows/cols when nonzero; -1 if none. */
-static int64_t pick(rprog *R, test_rng *rng, uint32_t lo, uint32_t hi, uint32_t rows, uint32_t cols, uint32_t batch,
-                    int allow_masked)
-{
-    int64_t found[16];
-    int n = 0;
-    for (size_t i = 0; i < R->n; i++) {
-        const mat_family *f = F(R, R->fam[i]);
-        if (f->rank < lo || f->rank > hi || (!allow_masked && R->masked[i])) continue;
-        if ((rows && f->rows != rows) || (cols && f->cols != cols)) continue;
-        if (batch && f->rank == 3 && f->batch != batch) continue;
-        found[n++] = R->fam[i];
-    }
-    return n ? found[test_randn(rng, n)] : -1;
-}
-
-static int random_op(rprog *R, test_rng *rng)
-{
-    term_store *s = &R->s;
-    mat_op op;
-    uint32_t dim[3];
-    int kind = test_randn(rng, 11);
-    if (kind <= 2) { /* matmul: A (m x k) times B (k x n), plain or transposed */
-        int64_t a = pick(R, rng, 2, 3, 0, 0, 0, 1);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        uint32_t k = fa->cols, m = fa->rows;
-        uint32_t batch = fa->rank == 3 ? fa->batch : 0;
-        int64_t b = pick(R, rng, 2, 3, k, 0, batch, 0);
-        uint8_t vb = MAT_VIEW_PLAIN;
-        if (b < 0 || test_randn(rng, 2)) {
-            int64_t c = pick(R, rng, 2, 3, 0, k, batch, 0);
-            if (c >= 0) { b = c; vb = MAT_VIEW_T; }
-        }
-        if (b < 0) return 0;
-        const mat_family *fb = F(R, (uint32_t)b);
-        if (fa->rank == 2 && fb->rank == 3) batch = fb->batch;
-        uint32_t n = vb == MAT_VIEW_T ? fb->rows : fb->cols;
-        uint32_t rank = batch ? 3 : 2;
-        if (rank == 2) { dim[0] = m; dim[1] = n; }
-        else { dim[0] = batch; dim[1] = m; dim[2] = n; }
-        uint32_t out = family(R, rank, dim, MAT_PATTERN_FULL, 0);
-        mat_op_init(&op, MAT_OP_MATMUL, out);
-        op.n_args = 2;
-        op.arg[0] = (uint32_t)a;
-        op.arg[1] = (uint32_t)b;
-        op.view[1] = vb;
-        int sc = test_randn(rng, 5);
-        if (sc >= 3) {
-            op.scalar = constant(s, factors[test_randn(rng, 5)]);
-            op.scale_each = sc == 4;
-        }
-    } else if (kind <= 4) { /* add, sub, mul */
-        int64_t a = pick(R, rng, 1, 3, 0, 0, 0, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        int64_t b = pick(R, rng, fa->rank, fa->rank, fa->rows, fa->cols, fa->rank == 3 ? fa->batch : 0, 0);
-        if (b < 0) return 0;
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = family(R, fa->rank, dim, MAT_PATTERN_FULL, 0);
-        static const mat_opcode codes[] = { MAT_OP_ADD, MAT_OP_SUB, MAT_OP_MUL };
-        mat_op_init(&op, codes[test_randn(rng, 3)], out);
-        op.n_args = 2;
-        op.arg[0] = (uint32_t)a;
-        op.arg[1] = (uint32_t)b;
-    } else if (kind == 5) { /* bias on every row */
-        int64_t a = pick(R, rng, 2, 2, 0, 0, 0, 0);
-        if (a < 0) return 0;
-        uint32_t len = F(R, (uint32_t)a)->cols;
-        int64_t b = pick(R, rng, 1, 1, len, 0, 0, 0);
-        if (b < 0) b = family(R, 1, &len, MAT_PATTERN_FULL, 0);
-        memcpy(dim, F(R, (uint32_t)a)->dim, sizeof dim);
-        uint32_t out = family(R, 2, dim, MAT_PATTERN_FULL, 0);
-        mat_op_init(&op, MAT_OP_ADD_ROW, out);
-        op.n_args = 2;
-        op.arg[0] = (uint32_t)a;
-        op.arg[1] = (uint32_t)b;
-        op.view[1] = MAT_VIEW_ROW;
-    } else if (kind == 6) { /* scale, add a constant */
-        int64_t a = pick(R, rng, 1, 3, 0, 0, 0, 0);
-        if (a < 0) return 0;
-        memcpy(dim, F(R, (uint32_t)a)->dim, sizeof dim);
-        uint32_t out = family(R, F(R, (uint32_t)a)->rank, dim, MAT_PATTERN_FULL, 0);
-        int add = test_randn(rng, 2);
-        mat_op_init(&op, add ? MAT_OP_ADD_SCALAR : MAT_OP_SCALE, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-        op.scalar = constant(s, add ? (test_randn(rng, 2) ? "-5/3" : "sqrt(2)") : factors[test_randn(rng, 5)]);
-    } else if (kind <= 8) { /* softmax rows, plain or lse form, masked or not */
-        int masked = test_randn(rng, 2);
-        int64_t a = pick(R, rng, 2, 3, 0, 0, 0, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        if (fa->cols < 2 || (masked && fa->rows != fa->cols)) return 0;
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = family(R, fa->rank, dim, masked ? MAT_PATTERN_LOWER : MAT_PATTERN_FULL, masked);
-        mat_op_init(&op, masked ? MAT_OP_MASKED_SOFTMAX_ROWS : MAT_OP_SOFTMAX_ROWS, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-        op.lse = (uint8_t)test_randn(rng, 2);
-    } else if (kind == 9) { /* transpose, map */
-        int64_t a = pick(R, rng, 2, 2, 0, 0, 0, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        int t = test_randn(rng, 2);
-        dim[0] = t ? fa->cols : fa->rows;
-        dim[1] = t ? fa->rows : fa->cols;
-        uint32_t out = family(R, 2, dim, MAT_PATTERN_FULL, 0);
-        if (t) {
-            mat_op_init(&op, MAT_OP_TRANSPOSE, out);
-            op.view[0] = MAT_VIEW_T;
-        } else {
-            static const uint8_t fns[] = { OP_EXP, OP_LOG, OP_TANH, OP_ABS, OP_POW, OP_POW, OP_POW };
-            static const char *const powers[] = { "2", "-1", "1/2" };
-            mat_op_init(&op, MAT_OP_MAP, out);
-            op.fn = fns[test_randn(rng, 7)];
-            if (op.fn == OP_POW) op.scalar = constant(s, powers[test_randn(rng, 3)]);
-        }
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-    } else { /* heads side by side */
-        int64_t a = pick(R, rng, 3, 3, 0, 0, 0, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        dim[0] = fa->rows;
-        dim[1] = fa->batch * fa->cols;
-        uint32_t out = family(R, 2, dim, MAT_PATTERN_FULL, 0);
-        mat_op_init(&op, MAT_OP_CONCAT_HEADS, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-    }
-    cr_assert_eq(mat_add_op(&R->p, &op), 0, "op %s does not fit", mat_opcode_name(op.code));
-    return 1;
-}
 
 /* A random program as a script: literal values for its inputs (small
  * rationals with repeats and zeros, now and then a constant like sqrt(2)),
  * then the relations of its operations. */
-static char *random_script(test_rng *rng)
+static char *random_script(test_rng *rng, flint_rand_t state)
 {
-    rprog R;
-    memset(&R, 0, sizeof R);
-    term_store_init(&R.s);
-    mat_program_init(&R.p, &R.s);
-    R.next = test_randn(rng, 26);
-    int n_in = 2 + test_randn(rng, 3);
-    uint32_t sizes[2] = { 1 + (uint32_t)test_randn(rng, 3), 2 + (uint32_t)test_randn(rng, 2) };
-    for (int i = 0; i < n_in; i++) {
-        uint32_t dim[3], rank = test_randn(rng, 6) == 0 ? 3 : test_randn(rng, 8) == 0 ? 1 : 2;
-        for (uint32_t k = 0; k < rank; k++) dim[k] = sizes[test_randn(rng, 2)];
-        family(&R, rank, dim, MAT_PATTERN_FULL, 0);
-    }
-    int n_ops = 1 + test_randn(rng, 5), made = 0;
-    for (int tries = 0; made < n_ops && tries < 40 && R.n < 14; tries++) made += random_op(&R, rng);
+    term_store s;
+    term_store_init(&s);
+    mat_program p;
+    mat_program_init(&p, &s);
+    mat_randtest_options opt;
+    mat_randtest_options_init(&opt);
+    opt.min_dim = 1;
+    opt.max_dim = 3;
+    opt.shared_sizes = 1;
+    opt.any_form = 0;
+    opt.same_operands = 1;
+    mat_randtest(&p, state, &opt);
     strbuf b;
     strbuf_init(&b);
-    for (size_t i = 0; i < R.p.n_mats; i++) {
-        const mat_family *f = &R.p.mats[i];
+    for (size_t i = 0; i < p.n_mats; i++) {
+        const mat_family *f = &p.mats[i];
         if (f->kind != MAT_KIND_INPUT) continue;
         for (size_t cell = 0; cell < f->n_cells; cell++) {
             if (f->entry[cell] == TERM_NONE) continue;
             int r = test_randn(rng, 40);
             const char *v = r == 0 ? "sqrt(2)" : r == 1 ? "exp(-1/3)" : values[test_randn(rng, 10)];
-            strbuf_printf(&b, "%s = %s\n", term_sym_name(&R.s, f->entry[cell]), v);
+            strbuf_printf(&b, "%s = %s\n", term_sym_name(&s, f->entry[cell]), v);
         }
     }
-    recog_regen(&b, &R.p);
-    mat_program_clear(&R.p);
-    term_store_clear(&R.s);
+    recog_regen(&b, &p);
+    mat_program_clear(&p);
+    term_store_clear(&s);
     return b.data;
 }
 
 Test(mateval, programs_same_bytes_as_the_dag)
 {
     test_rng rng = { 31337 };
+    flint_rand_t state;
+    flint_randinit(state);
+    flint_randseed(state, 31337, 1);
     int count = 250 * test_multiplier(), covered = 0;
     for (int it = 0; it < count; it++) {
-        char *text = random_script(&rng);
+        char *text = random_script(&rng, state);
         eval_request req;
         random_request(&req, &rng);
         char what[64];
@@ -466,6 +288,7 @@ Test(mateval, programs_same_bytes_as_the_dag)
         covered += same_both_ways(text, &req, what) == 1;
         free(text);
     }
+    flint_randclear(state);
     cr_assert_gt(covered, count / 2, "matrix programs: %d of %d", covered, count);
 }
 

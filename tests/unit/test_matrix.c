@@ -12,6 +12,7 @@
 #include "core/system.h"
 #include "io/gen.h"
 #include "rewrite/recognise.h"
+#include "tests/lib/testgen.h"
 #include "tests/lib/testlib.h"
 #include "tests/lib/testscript.h"
 
@@ -51,25 +52,6 @@ static char *op_lines(loaded *L)
     char *r = strdup(strbuf_str(&o));
     strbuf_clear(&b);
     strbuf_clear(&o);
-    return r;
-}
-
-static char *gen_text(uint32_t n, uint32_t d, uint32_t heads, int scale, int causal, int compact, int symbolic)
-{
-    gen_options opt;
-    gen_options_init(&opt);
-    opt.n = n;
-    opt.d = d;
-    opt.heads = heads;
-    opt.scale = scale;
-    opt.causal = causal;
-    opt.compact = compact;
-    opt.symbolic = symbolic;
-    strbuf b;
-    strbuf_init(&b);
-    cr_assert_eq(gen_attention_sb(&b, &opt), 0);
-    char *r = strdup(strbuf_str(&b));
-    strbuf_clear(&b);
     return r;
 }
 
@@ -311,8 +293,9 @@ Test(matrix, generated_blocks_scaled_causal_multi_head)
         { 12, 5, 1, 0, 1, 0, 0, "K = X * Wk^T\nQ = X * Wq^T\nV = X * Wv^T\nS = Q * K^T\nA = masked_softmax_rows(S)\nO = A * V\n" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *text = gen_text(cases[i].n, cases[i].d, cases[i].heads, cases[i].scale, cases[i].causal, cases[i].compact,
-                              cases[i].symbolic);
+        unsigned flags = (cases[i].symbolic ? TEST_GEN_SYMBOLIC : 0) | (cases[i].scale ? TEST_GEN_SCALE : 0) |
+                         (cases[i].causal ? TEST_GEN_CAUSAL : 0) | (cases[i].compact ? TEST_GEN_COMPACT : 0);
+        char *text = test_gen_attention(cases[i].n, cases[i].d, cases[i].heads, flags, 1);
         loaded L;
         load(&L, text);
         char *ops = op_lines(&L);
@@ -327,7 +310,7 @@ Test(matrix, generated_blocks_scaled_causal_multi_head)
 
 Test(matrix, scale_is_one_over_sqrt_d_exactly)
 {
-    char *text = gen_text(3, 2, 1, 1, 0, 0, 1);
+    char *text = test_gen_attention(3, 2, 1, TEST_GEN_SYMBOLIC | TEST_GEN_SCALE, 1);
     loaded L;
     load(&L, text);
     const mat_op *s = NULL;
@@ -434,7 +417,7 @@ Test(matrix, neginf_mask_and_folded_neginf)
 
 Test(matrix, heads_concatenated)
 {
-    char *text = gen_text(2, 2, 2, 0, 0, 0, 1);
+    char *text = test_gen_attention(2, 2, 2, TEST_GEN_SYMBOLIC, 1);
     strbuf b;
     strbuf_init(&b);
     strbuf_puts(&b, text);
@@ -680,7 +663,7 @@ Test(matrix, compact_names_with_several_digits)
 
 Test(matrix, printing_is_deterministic)
 {
-    char *text = gen_text(3, 2, 1, 1, 1, 0, 0);
+    char *text = test_gen_attention(3, 2, 1, TEST_GEN_SCALE | TEST_GEN_CAUSAL, 1);
     strbuf a[2], j[2];
     for (int r = 0; r < 2; r++) {
         loaded L;
@@ -704,277 +687,19 @@ Test(matrix, printing_is_deterministic)
 
 /* ---- round trip: random programs ---- */
 
-typedef struct rfam {
-    uint32_t id;
-    int masked; /* a masked softmax's output: read only as a left factor */
-} rfam;
-
 typedef struct rprog {
     term_store s;
     mat_program p;
-    rfam fam[16];
-    size_t n;
-    int next_base;
 } rprog;
 
-static const char *const scales[] = { "2", "-3", "1/2", "1/sqrt(2)", "sqrt(3)" };
-
-static term_id parse_const(term_store *s, const char *text)
-{
-    source src;
-    source_from_string(&src, "c", text, strlen(text));
-    diag_list d;
-    diag_init(&d);
-    term_id t = TERM_NONE;
-    cr_assert_eq(parse_expr(&t, s, &d, &src), 0);
-    diag_clear(&d);
-    source_clear(&src);
-    return t;
-}
-
-/* A new family of the given shape in a random form and index base. */
-static uint32_t random_family(rprog *R, test_rng *rng, uint32_t rank, const uint32_t *dim, mat_pattern pattern)
-{
-    char base[8];
-    int b = R->next_base++;
-    snprintf(base, sizeof base, "%c%c", 'a' + b % 26, 'a' + (b / 26 + 7 * b) % 26);
-    uint32_t ib = (uint32_t)test_randn(rng, 2);
-    int compact_ok = 1;
-    for (uint32_t k = 0; k < rank; k++) compact_ok &= dim[k] + ib <= 10;
-    mat_form form = (mat_form)test_randn(rng, 4);
-    if (form == MAT_FORM_COMPACT && !compact_ok) form = MAT_FORM_UNDERSCORE;
-    if (form == MAT_FORM_GLUED && rank == 1) form = MAT_FORM_UNDERSCORE;
-    uint32_t id = mat_add_family(&R->p, base, form, rank, dim, ib, pattern);
-    R->fam[R->n].id = id;
-    R->fam[R->n].masked = 0;
-    R->n++;
-    return id;
-}
-
-static const mat_family *F(rprog *R, uint32_t id) { return &R->p.mats[id]; }
-
-/* A family among the first n (not masked unless allowed), or -1. */
-static int64_t pick(rprog *R, test_rng *rng, int (*ok)(const mat_family *, const void *), const void *arg, int allow_masked)
-{
-    int64_t found[16];
-    size_t n = 0;
-    for (size_t i = 0; i < R->n; i++)
-        if ((allow_masked || !R->fam[i].masked) && ok(F(R, R->fam[i].id), arg)) found[n++] = R->fam[i].id;
-    return n ? found[test_randn(rng, (int)n)] : -1;
-}
-
-static int any_matrix(const mat_family *f, const void *arg) { (void)arg; return f->rank >= 2; }
-static int any_family(const mat_family *f, const void *arg) { (void)arg; return f->rank <= 3; }
-static int square(const mat_family *f, const void *arg) { (void)arg; return f->rank >= 2 && f->rows == f->cols; }
-static int wide(const mat_family *f, const void *arg) { (void)arg; return f->rank >= 2 && f->cols >= 2; }
-static int heads(const mat_family *f, const void *arg) { (void)arg; return f->rank == 3; }
-
-typedef struct want_shape {
-    uint32_t rows, cols, batch; /* batch 0: any rank-2, or rank 3 with this batch */
-    int vector;                 /* a rank-1 family of length rows */
-    int transposable;           /* (rows, cols) read plain or transposed */
-} want_shape;
-
-static int fits(const mat_family *f, const void *arg)
-{
-    const want_shape *w = arg;
-    if (w->vector) return f->rank == 1 && f->rows == w->rows;
-    if (f->rank == 1) return 0;
-    if (f->rank == 3 && f->batch != w->batch) return 0;
-    int plain = f->rows == w->rows && f->cols == w->cols;
-    int trans = f->rows == w->cols && f->cols == w->rows;
-    return plain || (w->transposable && trans);
-}
-
-static uint8_t view_for(const mat_family *f, uint32_t rows, uint32_t cols, test_rng *rng)
-{
-    int plain = f->rows == rows && f->cols == cols, trans = f->rows == cols && f->cols == rows;
-    if (plain && trans) return (uint8_t)test_randn(rng, 2);
-    return plain ? MAT_VIEW_PLAIN : MAT_VIEW_T;
-}
-
-/* Adds one random operation with a new output family; 0 when none fitted. */
-static int random_op(rprog *R, test_rng *rng)
-{
-    term_store *s = &R->s;
-    mat_op op;
-    uint32_t dim[3];
-    int kind = test_randn(rng, 10);
-    if (kind == 0) { /* matmul */
-        int64_t a = pick(R, rng, any_matrix, NULL, 1);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        uint8_t va = R->fam[0].id == (uint32_t)a || test_randn(rng, 2) ? MAT_VIEW_PLAIN : MAT_VIEW_T;
-        for (size_t i = 0; i < R->n; i++)
-            if (R->fam[i].id == (uint32_t)a && R->fam[i].masked) va = MAT_VIEW_PLAIN;
-        uint32_t m = va == MAT_VIEW_T ? fa->cols : fa->rows, k = va == MAT_VIEW_T ? fa->rows : fa->cols;
-        want_shape w = { k, 0, fa->rank == 3 ? fa->batch : 0, 0, 0 };
-        int64_t b = -1;
-        uint8_t vb = MAT_VIEW_PLAIN;
-        int vec = test_randn(rng, 4) == 0;
-        if (vec && fa->rank == 2) {
-            w.vector = 1;
-            b = pick(R, rng, fits, &w, 0);
-        }
-        if (b < 0) {
-            /* a matrix with k rows (plain) or k columns (transposed) */
-            int64_t cands[16];
-            size_t nc = 0;
-            for (size_t i = 0; i < R->n; i++) {
-                const mat_family *g = F(R, R->fam[i].id);
-                if (R->fam[i].masked || g->rank == 1 || (g->rank == 3 && (fa->rank != 3 || g->batch != fa->batch))) continue;
-                if (g->rows == k || g->cols == k) cands[nc++] = R->fam[i].id;
-            }
-            if (nc == 0) return 0;
-            b = cands[test_randn(rng, (int)nc)];
-            const mat_family *g = F(R, (uint32_t)b);
-            vb = g->rows == k && g->cols == k ? (uint8_t)test_randn(rng, 2) : g->rows == k ? MAT_VIEW_PLAIN : MAT_VIEW_T;
-        }
-        const mat_family *fb = F(R, (uint32_t)b);
-        uint32_t n = fb->rank == 1 ? 1 : vb == MAT_VIEW_T ? fb->rows : fb->cols;
-        int batched = fa->rank == 3 || fb->rank == 3;
-        uint32_t batch = fa->rank == 3 ? fa->batch : fb->batch;
-        uint32_t rank = fb->rank == 1 ? 1 : batched ? 3 : 2;
-        if (rank == 1) dim[0] = m;
-        else if (rank == 2) { dim[0] = m; dim[1] = n; }
-        else { dim[0] = batch; dim[1] = m; dim[2] = n; }
-        uint32_t out = random_family(R, rng, rank, dim, MAT_PATTERN_FULL);
-        mat_op_init(&op, MAT_OP_MATMUL, out);
-        op.n_args = 2;
-        op.arg[0] = (uint32_t)a;
-        op.view[0] = va;
-        op.arg[1] = (uint32_t)b;
-        op.view[1] = vb;
-        int sc = test_randn(rng, 5);
-        if (sc >= 3) {
-            op.scalar = parse_const(s, scales[test_randn(rng, 5)]);
-            op.scale_each = sc == 4;
-        }
-    } else if (kind <= 2) { /* add, sub, mul */
-        int64_t a = pick(R, rng, any_family, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        want_shape w = { fa->rows, fa->cols, fa->batch, fa->rank == 1, 1 };
-        if (fa->rank == 3) w.batch = fa->batch;
-        int64_t b = -1;
-        for (int tries = 0; tries < 4 && (b < 0 || b == a); tries++) b = pick(R, rng, fits, &w, 0);
-        if (b < 0 || b == a) return 0;
-        const mat_family *fb = F(R, (uint32_t)b);
-        uint8_t vb = fb->rank == 1 ? MAT_VIEW_PLAIN : view_for(fb, fa->rows, fa->cols, rng);
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = random_family(R, rng, fa->rank, dim, MAT_PATTERN_FULL);
-        mat_opcode codes[] = { MAT_OP_ADD, MAT_OP_SUB, MAT_OP_MUL };
-        mat_op_init(&op, codes[test_randn(rng, 3)], out);
-        op.n_args = 2;
-        op.arg[0] = (uint32_t)a;
-        op.arg[1] = (uint32_t)b;
-        op.view[1] = vb;
-    } else if (kind == 3) { /* bias */
-        int64_t a = pick(R, rng, any_matrix, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        int row = test_randn(rng, 2);
-        want_shape w = { row ? fa->cols : fa->rows, 0, 0, 1, 0 };
-        int64_t b = pick(R, rng, fits, &w, 0);
-        if (b < 0) {
-            uint32_t len = w.rows;
-            b = random_family(R, rng, 1, &len, MAT_PATTERN_FULL);
-            fa = F(R, (uint32_t)a);
-        }
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = random_family(R, rng, fa->rank, dim, MAT_PATTERN_FULL);
-        mat_op_init(&op, row ? MAT_OP_ADD_ROW : MAT_OP_ADD_COL, out);
-        op.n_args = 2;
-        op.arg[0] = (uint32_t)a;
-        op.arg[1] = (uint32_t)b;
-        op.view[1] = row ? MAT_VIEW_ROW : MAT_VIEW_COL;
-    } else if (kind == 4) { /* scale, add_scalar */
-        int64_t a = pick(R, rng, any_family, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = random_family(R, rng, fa->rank, dim, MAT_PATTERN_FULL);
-        int add = test_randn(rng, 2);
-        mat_op_init(&op, add ? MAT_OP_ADD_SCALAR : MAT_OP_SCALE, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-        op.scalar = parse_const(s, add ? "-5/3" : scales[test_randn(rng, 5)]);
-    } else if (kind <= 6) { /* softmax */
-        int masked = test_randn(rng, 2);
-        int64_t a = pick(R, rng, masked ? square : wide, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        uint8_t va = fa->rows == fa->cols && !masked ? (uint8_t)test_randn(rng, 2) : MAT_VIEW_PLAIN;
-        if (fa->rows < 2 && va == MAT_VIEW_T) va = MAT_VIEW_PLAIN;
-        if (va == MAT_VIEW_PLAIN && fa->cols < 2) return 0;
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = random_family(R, rng, fa->rank, dim, masked ? MAT_PATTERN_LOWER : MAT_PATTERN_FULL);
-        R->fam[R->n - 1].masked = masked;
-        mat_op_init(&op, masked ? MAT_OP_MASKED_SOFTMAX_ROWS : MAT_OP_SOFTMAX_ROWS, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-        op.view[0] = va;
-        int form = test_randn(rng, 3);
-        op.lse = form == 1;
-        op.stable = form == 2;
-    } else if (kind == 7) { /* transpose, copy */
-        int64_t a = pick(R, rng, any_matrix, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        int t = test_randn(rng, 2);
-        memcpy(dim, fa->dim, sizeof dim);
-        if (t) {
-            uint32_t x = dim[fa->rank - 1];
-            dim[fa->rank - 1] = dim[fa->rank - 2];
-            dim[fa->rank - 2] = x;
-        }
-        uint32_t out = random_family(R, rng, fa->rank, dim, MAT_PATTERN_FULL);
-        mat_op_init(&op, t ? MAT_OP_TRANSPOSE : MAT_OP_COPY, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-        op.view[0] = t ? MAT_VIEW_T : MAT_VIEW_PLAIN;
-    } else if (kind == 8) { /* map */
-        int64_t a = pick(R, rng, any_family, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        memcpy(dim, fa->dim, sizeof dim);
-        uint32_t out = random_family(R, rng, fa->rank, dim, MAT_PATTERN_FULL);
-        static const uint8_t fns[] = { OP_EXP, OP_LOG, OP_TANH, OP_ABS, OP_POW, OP_POW };
-        mat_op_init(&op, MAT_OP_MAP, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-        op.fn = fns[test_randn(rng, 6)];
-        if (op.fn == OP_POW) op.scalar = parse_const(s, test_randn(rng, 2) ? "2" : "-1");
-    } else { /* concat_heads */
-        int64_t a = pick(R, rng, heads, NULL, 0);
-        if (a < 0) return 0;
-        const mat_family *fa = F(R, (uint32_t)a);
-        dim[0] = fa->rows;
-        dim[1] = fa->batch * fa->cols;
-        uint32_t out = random_family(R, rng, 2, dim, MAT_PATTERN_FULL);
-        mat_op_init(&op, MAT_OP_CONCAT_HEADS, out);
-        op.n_args = 1;
-        op.arg[0] = (uint32_t)a;
-    }
-    cr_assert_eq(mat_add_op(&R->p, &op), 0, "op %s does not fit", mat_opcode_name(op.code));
-    return 1;
-}
-
-static void random_program(rprog *R, test_rng *rng)
+/* A random program over free inputs in every form (program/mat_randtest). */
+static void random_program(rprog *R, flint_rand_t state)
 {
     term_store_init(&R->s);
     mat_program_init(&R->p, &R->s);
-    R->n = 0;
-    R->next_base = test_randn(rng, 26);
-    int n_in = 2 + test_randn(rng, 3);
-    for (int i = 0; i < n_in; i++) {
-        uint32_t dim[3];
-        uint32_t rank = test_randn(rng, 6) == 0 ? 3 : test_randn(rng, 6) == 0 ? 1 : 2;
-        for (uint32_t k = 0; k < rank; k++) dim[k] = 2 + (uint32_t)test_randn(rng, 3);
-        random_family(R, rng, rank, dim, MAT_PATTERN_FULL);
-    }
-    int n_ops = 1 + test_randn(rng, 5), made = 0;
-    for (int tries = 0; made < n_ops && tries < 40 && R->n < 14; tries++) made += random_op(R, rng);
+    mat_randtest_options opt;
+    mat_randtest_options_init(&opt);
+    mat_randtest(&R->p, state, &opt);
 }
 
 static const mat_family *by_base(const mat_program *p, const char *base)
@@ -1014,12 +739,14 @@ static int same_op(const mat_program *p, const mat_op *a, const mat_program *q, 
 
 Test(matrix, round_trip_of_random_programs)
 {
-    test_rng rng = { 4242 };
+    flint_rand_t state;
+    flint_randinit(state);
+    flint_randseed(state, 4242, 1);
     int count = 250 * test_multiplier();
     size_t total_ops = 0;
     for (int it = 0; it < count; it++) {
         rprog R;
-        random_program(&R, &rng);
+        random_program(&R, state);
         strbuf text, shown;
         strbuf_init(&text);
         strbuf_init(&shown);
@@ -1051,6 +778,7 @@ Test(matrix, round_trip_of_random_programs)
         mat_program_clear(&R.p);
         term_store_clear(&R.s);
     }
+    flint_randclear(state);
     cr_assert(total_ops >= (size_t)count, "the programs are too small: %zu operations", total_ops);
 }
 
