@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <flint/flint.h>
 
 #include "core/strbuf.h"
 #include "core/system.h"
@@ -241,8 +242,6 @@ void mat_print_op(strbuf *out, const mat_program *p, const mat_op *op);
 void mat_print_json(strbuf *out, const mat_program *p);
 
 /* ---- random programs for property tests (program/mat_randtest.c) ---- */
-
-#include <flint/flint.h>
 
 typedef struct mat_randtest_options {
     uint32_t min_inputs, max_inputs; /* input families (free symbols) */
