@@ -1,6 +1,6 @@
 /* check: the attention of a script (O = A * V, A = softmax_rows(S),
  * S = c * Q * K^T, per head) run through a reference kernel on its inputs
- * rounded to a storage format, and the output certified by core/verify. */
+ * rounded to a storage format, and the output certified by attention/verify. */
 #include "attention/check.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 #include "eval/mateval.h"
 #include "core/mem.h"
 #include "core/print.h"
+#include "attention/summary.h"
 
 void check_options_init(check_options *o)
 {
@@ -451,8 +452,9 @@ static void cell_pos(const mat_family *f, size_t cell, uint32_t *b, uint32_t *r,
 }
 
 /* [h,i,c] (rank-3 outputs) or [i,c], and the entry's name. */
-static void put_index(strbuf *b, check_problem *cp, size_t cell, int json)
+static void put_index(strbuf *b, size_t cell, int json, const void *ctx)
 {
+    const check_problem *cp = ctx;
     const mat_family *g = &cp->prog.mats[cp->fam_o];
     uint32_t h, i, c;
     cell_pos(g, cell, &h, &i, &c);
@@ -461,20 +463,6 @@ static void put_index(strbuf *b, check_problem *cp, size_t cell, int json)
     const char *name = mat_entry_name(&cp->prog, cp->fam_o, cell);
     if (json) strbuf_printf(b, ", \"name\": \"%s\"", name ? name : "");
     else if (name) strbuf_printf(b, " %s", name);
-}
-
-static void put_num(strbuf *b, double x)
-{
-    if (isnan(x)) strbuf_puts(b, "null");
-    else if (isinf(x)) strbuf_puts(b, x > 0 ? "1e999" : "-1e999");
-    else strbuf_printf(b, "%.17g", x);
-}
-
-/* Error measures to 6 digits, as `hmp verify` prints them. */
-static void put_err(strbuf *b, double x)
-{
-    if (isnan(x) || isinf(x)) put_num(b, x);
-    else strbuf_printf(b, "%.6g", x);
 }
 
 static void put_attention(strbuf *b, const check_problem *cp)
@@ -495,9 +483,17 @@ static const char script_note[] =
     "informational: the kernel's output against the script's exact outputs (exact inputs and scale); "
     "includes rounding the inputs to the storage format; no a-priori bound";
 
+/* Entries named [h,i,c] and by the script, marked when over the bound. */
+static summary_style style_of(const check_problem *cp, const check_options *o)
+{
+    summary_style s = { .put_index = put_index, .ctx = cp, .tol = o->tol > 0, .mark_over = 1 };
+    return s;
+}
+
 void check_print(strbuf *b, check_problem *cp, const check_report *r, const check_options *o)
 {
     const verify_report *v = &r->vr;
+    summary_style style = style_of(cp, o);
     const char *st = fp_info(o->storage)->name, *co = fp_info(o->compute)->name;
     strbuf_puts(b, "attention          ");
     put_attention(b, cp);
@@ -508,37 +504,23 @@ void check_print(strbuf *b, check_problem *cp, const check_report *r, const chec
     strbuf_printf(b, ", as a double %.17g\n", cp->scale);
     if (o->kind == ATTN_FLASH) strbuf_printf(b, "kernel             flash, tile %zu, %s compute, %s storage\n", o->tile, co, st);
     else strbuf_printf(b, "kernel             naive, %s compute, %s storage\n", co, st);
-    strbuf_printf(b, "entries            %zu (against the exact attention of the stored inputs)\n", v->entries);
-    strbuf_printf(b, "correctly rounded  %zu (%.2f%%)\n", v->correctly_rounded,
-              v->entries ? 100.0 * v->correctly_rounded / v->entries : 100.0);
-    strbuf_printf(b, "ulp_err            max %.4g, median %.4g\n", v->max_ulp_err, v->median_ulp_err);
-    strbuf_printf(b, "err_scaled         max %.4g, median %.4g\n", v->max_err_scaled, v->median_err_scaled);
-    strbuf_printf(b, "bound              %.4g (%s), over it: %zu\n", v->bound,
-              o->tol > 0 ? "--tol, relative error in units of u" : "a priori, err_scaled", v->over_bound);
-    strbuf_printf(b, "nonfinite          %zu\n", v->nonfinite);
-    if (v->n_worst) strbuf_puts(b, "worst entries:\n");
-    for (size_t w = 0; w < v->n_worst; w++) {
-        const verify_entry *e = &v->worst[w];
-        strbuf_puts(b, "  ");
-        put_index(b, cp, e->index, 0);
-        strbuf_printf(b, "  value %.9g  true %.9g  ulp_err %.4g  err_scaled %.4g%s\n", e->value, e->truth, e->ulp_err,
-                  e->err_scaled, v->over[e->index] ? "  OVER" : "");
-    }
+    summary_text(b, v, "against the exact attention of the stored inputs", &style);
     if (r->have_script) {
         strbuf_printf(b, "script outputs     ulp_err max %.4g (at ", r->script_max_ulp_err);
-        put_index(b, cp, r->script_max_index, 0);
+        put_index(b, r->script_max_index, 0, cp);
         strbuf_printf(b, "), median %.4g\n                   (%s)\n", r->script_median_ulp_err,
                   "informational: against the exact outputs of the script; includes\n"
                   "                   rounding the inputs to the storage format; no bound claimed");
     } else {
         strbuf_puts(b, "script outputs     not available (the balls of the outputs failed)\n");
     }
-    strbuf_puts(b, v->pass ? "PASS\n" : "FAIL\n");
+    summary_verdict(b, v);
 }
 
 void check_print_json(strbuf *b, check_problem *cp, const check_report *r, const check_options *o)
 {
     const verify_report *v = &r->vr;
+    summary_style style = style_of(cp, o);
     strbuf_printf(b, "{\n  \"kernel\": \"%s\",\n  \"compute\": \"%s\",\n  \"storage\": \"%s\",\n  \"tile\": ",
               kernel_name(o->kind), fp_info(o->compute)->name, fp_info(o->storage)->name);
     if (o->kind == ATTN_FLASH) strbuf_printf(b, "%zu", o->tile);
@@ -548,35 +530,18 @@ void check_print_json(strbuf *b, check_problem *cp, const check_report *r, const
     strbuf_puts(b, "  \"scale\": \"");
     put_scale(b, cp);
     strbuf_puts(b, "\",\n  \"scale_double\": ");
-    put_num(b, cp->scale);
+    summary_json_num(b, cp->scale);
     strbuf_printf(b, ",\n  \"entries\": %zu,\n  \"format\": \"%s\",\n", v->entries, fp_info(o->storage)->name);
-    strbuf_puts(b, "  \"max_ulp_err\": "); put_err(b, v->max_ulp_err);
-    strbuf_puts(b, ",\n  \"median_ulp_err\": "); put_err(b, v->median_ulp_err);
-    strbuf_puts(b, ",\n  \"max_err_scaled\": "); put_err(b, v->max_err_scaled);
-    strbuf_puts(b, ",\n  \"median_err_scaled\": "); put_err(b, v->median_err_scaled);
-    strbuf_printf(b, ",\n  \"correctly_rounded\": %zu,\n  \"over_bound\": %zu,\n  \"nonfinite\": %zu,\n  \"refined\": %zu,\n  \"fallback\": %zu,\n",
-              v->correctly_rounded, v->over_bound, v->nonfinite, v->refined, v->fallback);
-    strbuf_puts(b, "  \"bound\": "); put_num(b, v->bound);
-    strbuf_printf(b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", o->tol > 0 ? "tol" : "a priori");
-    for (size_t w = 0; w < v->n_worst; w++) {
-        const verify_entry *e = &v->worst[w];
-        strbuf_puts(b, w ? ",\n    {\"index\": " : "\n    {\"index\": ");
-        put_index(b, cp, e->index, 1);
-        strbuf_puts(b, ", \"value\": "); put_num(b, e->value);
-        strbuf_puts(b, ", \"true\": "); put_num(b, e->truth);
-        strbuf_puts(b, ", \"ulp_err\": "); put_err(b, e->ulp_err);
-        strbuf_puts(b, ", \"err_scaled\": "); put_err(b, e->err_scaled);
-        strbuf_printf(b, ", \"over\": %s}", v->over[e->index] ? "true" : "false");
-    }
-    strbuf_printf(b, "%s],\n  \"script\": ", v->n_worst ? "\n  " : "");
+    summary_json(b, v, &style);
+    strbuf_puts(b, ",\n  \"script\": ");
     if (r->have_script) {
-        strbuf_puts(b, "{\"max_ulp_err\": "); put_err(b, r->script_max_ulp_err);
-        strbuf_puts(b, ", \"median_ulp_err\": "); put_err(b, r->script_median_ulp_err);
+        strbuf_puts(b, "{\"max_ulp_err\": "); summary_json_err(b, r->script_max_ulp_err);
+        strbuf_puts(b, ", \"median_ulp_err\": "); summary_json_err(b, r->script_median_ulp_err);
         strbuf_puts(b, ", \"max_index\": ");
-        put_index(b, cp, r->script_max_index, 1);
+        put_index(b, r->script_max_index, 1, cp);
         strbuf_printf(b, ", \"note\": \"%s\"}", script_note);
     } else {
         strbuf_puts(b, "null");
     }
-    strbuf_printf(b, ",\n  \"pass\": %s\n}\n", v->pass ? "true" : "false");
+    summary_json_end(b, v);
 }

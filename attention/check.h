@@ -1,6 +1,6 @@
-/* check: runs a reference attention kernel (core/kernels) on the attention
+/* check: runs a reference attention kernel (attention/attn) on the attention
  * of a script, recognised as a matrix program, and checks every output entry
- * against the certified exact attention of the stored inputs (core/verify). */
+ * against the certified exact attention of the stored inputs (attention/verify). */
 #ifndef HMP_CHECK_H
 #define HMP_CHECK_H
 
@@ -71,7 +71,7 @@ typedef struct check_report {
 void check_report_clear(check_report *r);
 
 /* Checks the output out (heads x n_q x d_v, values of o->storage) of a
- * kernel with options o: core/verify against the exact attention of the
+ * kernel with options o: attention/verify against the exact attention of the
  * stored inputs with the scale as the kernel used it (cp->scale exactly) and
  * the bound of that kernel; then, informational, ulp_err against the
  * script's own outputs (exact inputs and scale). After check_store with

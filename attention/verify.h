@@ -1,8 +1,6 @@
-/* verify: certified checking of an attention output. The inputs as stored
- * are the exact inputs; the true output of every entry is enclosed (a fast
- * double-precision pass with rigorous error bounds, and Arb balls for the
- * entries those bounds cannot decide), correctly rounded to the output's
- * format, and compared with the output given. */
+/* verify: certified checking of an attention output: the stored inputs are
+ * exact; every entry's true output is enclosed, correctly rounded to the
+ * output's format and compared with the output given (docs/VERIFY.md). */
 #ifndef HMP_VERIFY_H
 #define HMP_VERIFY_H
 

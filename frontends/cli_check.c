@@ -1,6 +1,6 @@
 /* cli_check: `hmp check FILE --kernel naive|flash`: run a reference kernel
  * on the attention of a script and certify every output entry against the
- * exact attention of the stored inputs (core/check). */
+ * exact attention of the stored inputs (attention/check). */
 #include "frontends/cli.h"
 
 #include <math.h>

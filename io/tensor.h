@@ -1,6 +1,5 @@
-/* tensor: arrays read from and written to the files other tools write:
- * NumPy .npy (format 1.0, 2.0, 3.0) and safetensors. Every value is kept
- * exactly as a double (f16, bf16 and f32 values, booleans as 0 and 1). Readers
+/* tensor: arrays in the files other tools write, .npy (1.0, 2.0, 3.0) and
+ * safetensors, every value exactly a double (booleans 0 and 1). Readers
  * validate everything and fail with a message, never a crash. */
 #ifndef HMP_TENSOR_H
 #define HMP_TENSOR_H

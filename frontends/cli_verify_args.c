@@ -1,0 +1,154 @@
+/* cli_verify_args: the command line of `hmp verify`: its usage and help,
+ * the options parsed, and the options of the problem they set. */
+#include "frontends/cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/parse.h"
+#include "frontends/cli_verify_impl.h"
+
+static const char verify_usage[] =
+    "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M]\n"
+    "                  [--dtype bf16] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
+    "                  [--tile T] [--tol T] [--json] [--report DIR]\n";
+
+void cli_verify_help(FILE *out)
+{
+    fputs(verify_usage, out);
+    fputs("\n"
+          "Checks the attention output O = softmax(Q*K^T*scale)*V computed by any kernel\n"
+          "against the true value of the stored inputs (every float is an exact\n"
+          "rational). For every entry: the correctly rounded true value in O's format,\n"
+          "ulp_err = |o - x| / ulp(x) and err_scaled = |o - x| / (u * sum_j a_ij |v_jc|)\n"
+          "(u = 2^-p of O's format), and whether it is within the bound. Every figure\n"
+          "rests on certified enclosures of x (docs/VERIFY.md).\n"
+          "\n"
+          "files: .npy (format 1.0, 2.0, 3.0; '<f8', '<f4', '<f2'; '<u2' or a 2-byte\n"
+          "void read as bfloat16 with --dtype bf16) or safetensors (F64, F32, F16,\n"
+          "BF16) written FILE.safetensors:NAME; a mask may also be boolean ('|b1',\n"
+          "BOOL) or uint8 ('|u1', U8) holding 0 and 1. Shapes (n, d), (heads, n, d)\n"
+          "or (batch, heads, n, d); Q, K, V, O must agree. NaN or infinity in Q, K\n"
+          "or V is bad input.\n"
+          "\n"
+          "options:\n"
+          "  --q, --k, --v, --out FILE   the inputs and the output to check\n"
+          "  --scale S|auto   the score scale: a number (exact: 0.125, 1/8) or auto =\n"
+          "                   1/sqrt(d), exactly (default auto)\n"
+          "  --causal         query i sees keys j <= i + n_k - n_q\n"
+          "  --mask M         1 = attend, 0 = masked (bool, uint8 or float), or an\n"
+          "                   additive mask (0 = attend, -inf = masked): one (n_q, n_k)\n"
+          "                   matrix for every problem, (heads, n_q, n_k) one per head,\n"
+          "                   (batch, heads, n_q, n_k) one per problem; a leading 1\n"
+          "                   broadcasts. A row with every key masked has true output\n"
+          "                   0 (the safe-softmax convention of PyTorch)\n"
+          "  --dtype bf16     read 2-byte integer or void arrays as bfloat16\n"
+          "  --compute F      the precision the kernel computed in, for the a-priori\n"
+          "                   bound (default f32; f64 when O is f64)\n"
+          "  --kernel K       the bound of that kernel: naive, or flash (online\n"
+          "                   softmax over tiles of keys); default: any kernel\n"
+          "  --tile T         flash's tile of keys, for the bound (default: any tile;\n"
+          "                   the bound for tile 1 holds for every tile and kernel)\n"
+          "  --tol T          pass iff every entry has |o - x| <= T*u*|x| (|x| at least\n"
+          "                   the smallest normal), instead of the a-priori bound: a\n"
+          "                   correctly rounded output passes --tol 1\n"
+          "  --json           everything as one JSON object\n"
+          "  --report DIR     also write DIR/report.json (what --json prints),\n"
+          "                   DIR/heatmap.svg (err_scaled over rows and columns) and\n"
+          "                   DIR/histogram.svg (ulp_err); DIR is created if needed\n"
+          "  -h, --help       this help\n"
+          "\n"
+          "exit status: 0 pass, 1 fail (or output not written), 2 bad input or usage\n",
+          out);
+}
+
+static int verify_usage_error(FILE *err, const char *msg, const char *arg)
+{
+    return cli_usage_error(err, "verify", verify_usage, msg, arg);
+}
+
+const char *const cli_verify_file_options[4] = { "--q", "--k", "--v", "--out" };
+
+int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *const *names = cli_verify_file_options;
+    int status = 0;
+    memset(args, 0, sizeof *args);
+    args->scale_text = "auto";
+    args->compute = FP_F32;
+    for (int i = 1; i < argc && !status; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        int which = -1;
+        for (int f = 0; f < 4; f++) if (strcmp(a, names[f]) == 0) which = f;
+        if (which >= 0) {
+            if (!has) status = verify_usage_error(err, "missing FILE after", a);
+            else args->files[which] = argv[++i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_verify_help(out);
+            args->help = 1;
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--json") == 0) args->json = 1;
+        else if (strcmp(a, "--causal") == 0) args->causal = 1;
+        else if (strcmp(a, "--mask") == 0) { if (!has) status = verify_usage_error(err, "missing FILE after", a); else args->mask_file = argv[++i]; }
+        else if (strcmp(a, "--report") == 0) { if (!has) status = verify_usage_error(err, "missing DIR after", a); else args->report_dir = argv[++i]; }
+        else if (strcmp(a, "--scale") == 0) { if (!has) status = verify_usage_error(err, "missing S after", a); else args->scale_text = argv[++i]; }
+        else if (strcmp(a, "--dtype") == 0) {
+            if (!has || strcmp(argv[i + 1], "bf16") != 0) status = verify_usage_error(err, "--dtype takes bf16, got", has ? argv[i + 1] : "");
+            else { args->ro.u2_as_bf16 = 1; i++; }
+        } else if (strcmp(a, "--compute") == 0) {
+            if (!has || fp_format_from_name(&args->compute, argv[i + 1]) != 0) status = verify_usage_error(err, "--compute takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
+            else { args->have_compute = 1; i++; }
+        } else if (strcmp(a, "--kernel") == 0) {
+            if (!has || (strcmp(argv[i + 1], "naive") != 0 && strcmp(argv[i + 1], "flash") != 0)) status = verify_usage_error(err, "--kernel takes naive or flash, got", has ? argv[i + 1] : "");
+            else { args->bound_naive = strcmp(argv[++i], "naive") == 0; }
+        } else if (strcmp(a, "--tile") == 0) {
+            char *end;
+            long t = has ? strtol(argv[i + 1], &end, 10) : 0;
+            if (!has || *end || t < 1) status = verify_usage_error(err, "--tile needs a positive integer, got", has ? argv[i + 1] : "");
+            else args->bound_tile = (size_t)t;
+            i++;
+        } else if (strcmp(a, "--tol") == 0) {
+            char *end;
+            args->tol = has ? strtod(argv[i + 1], &end) : 0;
+            if (!has || *end || !(args->tol > 0) || !isfinite(args->tol)) status = verify_usage_error(err, "--tol needs a positive number, got", has ? argv[i + 1] : "");
+            i++;
+        } else status = verify_usage_error(err, "unknown option", a);
+    }
+    for (int f = 0; f < 4 && !status; f++)
+        if (!args->files[f]) status = verify_usage_error(err, "missing", names[f]);
+    return status;
+}
+
+/* Parses a rational number (0.125, 1/8, 1e-3) with the HMP parser. */
+static int parse_scale(fmpq_t out, const char *text)
+{
+    term_store s;
+    term_store_init(&s);
+    source src;
+    source_from_string(&src, "--scale", text, strlen(text));
+    diag_list d;
+    diag_init(&d);
+    term_id t;
+    int ok = parse_expr(&t, &s, &d, &src) == 0 && term_op_of(&s, t) == OP_NUM;
+    if (ok) fmpq_set(out, term_value(&s, t));
+    diag_clear(&d);
+    source_clear(&src);
+    term_store_clear(&s);
+    return ok ? 0 : -1;
+}
+
+int cli_verify_options(verify_problem *p, const cli_verify_args *a, FILE *err)
+{
+    if (strcmp(a->scale_text, "auto") != 0) {
+        p->scale_auto = 0;
+        if (parse_scale(p->scale, a->scale_text) != 0)
+            return verify_usage_error(err, "--scale needs a number or auto, got", a->scale_text);
+    }
+    p->causal = a->causal;
+    p->tol = a->tol;
+    p->bound_naive = a->bound_naive;
+    p->bound_tile = a->bound_tile;
+    return CLI_EXIT_OK;
+}
