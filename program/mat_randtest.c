@@ -70,6 +70,15 @@ static uint32_t randtest_family(randtest *R, uint32_t rank, const uint32_t *dim,
     return mat_add_family(R->p, base, form, rank, dim, ib, pattern);
 }
 
+/* A new family of f's shape (f may move when the family is added: its
+ * extents are copied first). */
+static uint32_t randtest_like(randtest *R, const mat_family *f, mat_pattern pattern)
+{
+    uint32_t dim[MAT_MAX_RANK], rank = f->rank;
+    memcpy(dim, f->dim, sizeof dim);
+    return randtest_family(R, rank, dim, pattern);
+}
+
 static const mat_family *randtest_get(const randtest *R, uint32_t f) { return &R->p->mats[f]; }
 
 /* A masked softmax's output: its upper triangle is absent, so it is read only
@@ -194,9 +203,7 @@ static int randtest_elementwise(randtest *R, mat_op *op)
     if (b < 0) return 0;
     const mat_family *fb = randtest_get(R, (uint32_t)b);
     uint8_t vb = fb->rank == 1 ? MAT_VIEW_PLAIN : randtest_view(R, fb, fa->rows, fa->cols);
-    uint32_t dim[3];
-    memcpy(dim, fa->dim, sizeof dim);
-    uint32_t out = randtest_family(R, fa->rank, dim, MAT_PATTERN_FULL);
+    uint32_t out = randtest_like(R, fa, MAT_PATTERN_FULL);
     static const mat_opcode codes[] = { MAT_OP_ADD, MAT_OP_SUB, MAT_OP_MUL };
     mat_op_init(op, codes[n_randint(R->state, 3)], out);
     op->n_args = 2;
@@ -219,9 +226,7 @@ static int randtest_bias(randtest *R, mat_op *op)
     int64_t b = randtest_pick(R, &wb);
     if (b < 0) b = randtest_family(R, 1, &len, MAT_PATTERN_FULL);
     const mat_family *fa = randtest_get(R, (uint32_t)a);
-    uint32_t dim[3];
-    memcpy(dim, fa->dim, sizeof dim);
-    uint32_t out = randtest_family(R, fa->rank, dim, MAT_PATTERN_FULL);
+    uint32_t out = randtest_like(R, fa, MAT_PATTERN_FULL);
     mat_op_init(op, row ? MAT_OP_ADD_ROW : MAT_OP_ADD_COL, out);
     op->n_args = 2;
     op->arg[0] = (uint32_t)a;
@@ -238,9 +243,7 @@ static int randtest_scale(randtest *R, mat_op *op)
     int64_t a = randtest_pick(R, &wa);
     if (a < 0) return 0;
     const mat_family *fa = randtest_get(R, (uint32_t)a);
-    uint32_t dim[3];
-    memcpy(dim, fa->dim, sizeof dim);
-    uint32_t out = randtest_family(R, fa->rank, dim, MAT_PATTERN_FULL);
+    uint32_t out = randtest_like(R, fa, MAT_PATTERN_FULL);
     int add = (int)n_randint(st, 2);
     mat_op_init(op, add ? MAT_OP_ADD_SCALAR : MAT_OP_SCALE, out);
     op->n_args = 1;
@@ -270,9 +273,7 @@ static int randtest_softmax(randtest *R, mat_op *op)
     uint8_t va = fa->rows == fa->cols && !masked ? (uint8_t)n_randint(st, 2) : MAT_VIEW_PLAIN;
     if (fa->rows < 2 && va == MAT_VIEW_T) va = MAT_VIEW_PLAIN;
     if (va == MAT_VIEW_PLAIN && fa->cols < 2) return 0;
-    uint32_t dim[3];
-    memcpy(dim, fa->dim, sizeof dim);
-    uint32_t out = randtest_family(R, fa->rank, dim, masked ? MAT_PATTERN_LOWER : MAT_PATTERN_FULL);
+    uint32_t out = randtest_like(R, fa, masked ? MAT_PATTERN_LOWER : MAT_PATTERN_FULL);
     mat_op_init(op, masked ? MAT_OP_MASKED_SOFTMAX_ROWS : MAT_OP_SOFTMAX_ROWS, out);
     op->n_args = 1;
     op->arg[0] = f;
@@ -314,9 +315,7 @@ static int randtest_map(randtest *R, mat_op *op)
     int64_t a = randtest_pick(R, &wa);
     if (a < 0) return 0;
     const mat_family *fa = randtest_get(R, (uint32_t)a);
-    uint32_t dim[3];
-    memcpy(dim, fa->dim, sizeof dim);
-    uint32_t out = randtest_family(R, fa->rank, dim, MAT_PATTERN_FULL);
+    uint32_t out = randtest_like(R, fa, MAT_PATTERN_FULL);
     static const uint8_t fns[] = { OP_EXP, OP_LOG, OP_TANH, OP_ABS, OP_POW, OP_POW, OP_POW };
     mat_op_init(op, MAT_OP_MAP, out);
     op->n_args = 1;

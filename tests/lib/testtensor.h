@@ -13,30 +13,21 @@
 #include <unistd.h>
 
 #include "io/tensor.h"
+#include "tests/lib/testfpfmt.h"
 #include "tests/lib/testlib.h"
 
 /* ---- references and fixtures ---- */
 
-/* The value of a pattern with w exponent bits and t fraction bits:
- * (-1)^s * 1.F * 2^(E-bias), or 0.F * 2^(1-bias) when E = 0. */
-static inline double ref_decode(uint64_t bits, fp_format f)
+/* The value of a pattern of format f (testfpfmt.h's bit-level reference). */
+static inline double ref_decode_format(uint64_t bits, fp_format f)
 {
     static const int w_of[] = {11, 8, 5, 8}, t_of[] = {52, 23, 10, 7};
-    int w = w_of[f], t = t_of[f], bias = (1 << (w - 1)) - 1;
     if (f == FP_F64) {
         double d;
         memcpy(&d, &bits, sizeof d);
         return d;
     }
-    uint64_t e = (bits >> t) & ((UINT64_C(1) << w) - 1), frac = bits & ((UINT64_C(1) << t) - 1);
-    double v;
-    if (e == (UINT64_C(1) << w) - 1)
-        v = frac ? NAN : INFINITY;
-    else if (e == 0)
-        v = ldexp(ldexp((double)frac, -t), 1 - bias);
-    else
-        v = ldexp(1.0 + ldexp((double)frac, -t), (int)e - bias);
-    return (bits >> (w + t)) & 1 ? -v : v;
+    return ref_decode(bits, w_of[f], t_of[f]);
 }
 
 static inline int width_of(fp_format f) { return f == FP_F64 ? 8 : f == FP_F32 ? 4 : 2; }
@@ -77,7 +68,7 @@ static inline void make_tensor(tensor *t, fp_format f, int ndim, const size_t *s
     *bits = malloc((t->count ? t->count : 1) * sizeof(uint64_t));
     for (size_t i = 0; i < t->count; i++) {
         (*bits)[i] = random_bits(r, f);
-        t->data[i] = ref_decode((*bits)[i], f);
+        t->data[i] = ref_decode_format((*bits)[i], f);
     }
 }
 

@@ -179,7 +179,7 @@ Test(tensor, npy_header_variants)
         cr_assert_eq(t.dtype, FP_BF16);
         for (size_t k = 0; k < 4; k++)
             same_value(t.data[k],
-                       ref_decode((uint64_t)((2 * k) * 7 + 1) | (uint64_t)((2 * k + 1) * 7 + 1) << 8, FP_BF16), "bf16",
+                       ref_decode_format((uint64_t)((2 * k) * 7 + 1) | (uint64_t)((2 * k + 1) * 7 + 1) << 8, FP_BF16), "bf16",
                        k);
         tensor_clear(&t);
         cr_assert_eq(read_npy(&t, buf, len, NULL, err, sizeof err), -1);
@@ -331,7 +331,7 @@ Test(tensor, safetensors_accepted)
     cr_assert_eq(t.count, 4);
     size_t data = len - 16;
     for (size_t k = 0; k < 4; k++)
-        same_value(t.data[k], ref_decode(buf[data + 4 + 2 * k] | (uint64_t)buf[data + 5 + 2 * k] << 8, FP_F16), "w", k);
+        same_value(t.data[k], ref_decode_format(buf[data + 4 + 2 * k] | (uint64_t)buf[data + 5 + 2 * k] << 8, FP_F16), "w", k);
     /* b's dtype is refused only when b is asked for */
     cr_assert_eq(read_st(&t, buf, len, "b", NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "tensor 'b' has dtype \"I64\""), "%s", err);
@@ -343,7 +343,7 @@ Test(tensor, safetensors_accepted)
     len = st_bytes(buf, "{\"u\":{\"dtype\":\"U16\",\"shape\":[3],\"data_offsets\":[2,8]}}", 8);
     cr_assert_eq(read_st(&t, buf, len, NULL, &bf, err, sizeof err), 0, "%s", err);
     cr_assert_eq(t.dtype, FP_BF16);
-    same_value(t.data[2], ref_decode(buf[len - 2] | (uint64_t)buf[len - 1] << 8, FP_BF16), "u", 2);
+    same_value(t.data[2], ref_decode_format(buf[len - 2] | (uint64_t)buf[len - 1] << 8, FP_BF16), "u", 2);
     len = st_bytes(buf,
                    "{\"s\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[0,8]},"
                    "\"e\":{\"dtype\":\"F64\",\"shape\":[3,0],\"data_offsets\":[8,8]}}",
