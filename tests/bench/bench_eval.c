@@ -141,13 +141,14 @@ static int bench_matrix(uint32_t n, uint32_t d, uint32_t heads, int scale, int c
            "end to end %.2fx; same decimals: %zu of %zu\n",
            scalar / (t2 - t1), t2 - t1, scalar, scalar / matrix,
            (h.parse_s + h.system_s + scalar) / (g.parse_s + g.system_s + matrix), same, res.n);
+    int status = same == res.n ? 0 : 1; /* before res is cleared */
     eval_result_clear(&ref);
     eval_result_clear(&res);
     test_script_clear(&h);
     mat_program_clear(&p);
     test_script_clear(&g);
     source_clear(&src);
-    return same == res.n ? 0 : 1;
+    return status;
 }
 
 /* The exact products of an attention block (Q = X Wq^T, K = X Wk^T,
