@@ -1,4 +1,4 @@
-/* attention: the reference kernels of attention.h (naive softmax attention and
+/* attn: the reference kernels of attn.h (naive softmax attention and
  * the FlashAttention-2 forward pass) in f64 or f32 arithmetic, and their
  * a-priori error factor (docs/KERNELS.md). */
 #include "attention/attn.h"

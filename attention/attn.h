@@ -1,9 +1,9 @@
-/* attention: reference numeric attention kernels over row-major arrays, as
+/* attn: reference numeric attention kernels over row-major arrays, as
  * GPUs and libraries compute them: naive (S = Q*K^T*scale, row softmax with
  * the max shift, O = A*V) and FlashAttention-style (tiles of keys, online
  * softmax with a running max and sum). Clarity first. */
-#ifndef HMP_KERNELS_ATTENTION_H
-#define HMP_KERNELS_ATTENTION_H
+#ifndef HMP_ATTN_H
+#define HMP_ATTN_H
 
 #include <stddef.h>
 
