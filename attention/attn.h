@@ -11,10 +11,15 @@
 
 typedef enum attn_kind { ATTN_NAIVE, ATTN_FLASH } attn_kind;
 
+/* Causal masks, and how they align when n_q != n_k. Bottom-right is
+ * FlashAttention's (the last query sees every key: key j is seen by query i
+ * iff j <= i + n_k - n_q); top-left is PyTorch's is_causal (j <= i). */
+enum { ATTN_CAUSAL_NONE = 0, ATTN_CAUSAL_BOTTOM_RIGHT = 1, ATTN_CAUSAL_TOP_LEFT = 2 };
+
 typedef struct attn_params {
     size_t n_q, n_k, d, d_v;  /* queries, keys, feature width of q/k, of v */
     double scale;             /* scores are (q . k) * scale */
-    int causal;               /* key j is seen by query i only when j <= i + (n_k - n_q) */
+    int causal;               /* ATTN_CAUSAL_*: 1 (bottom-right) or 2 (top-left) */
     const unsigned char *mask;/* optional n_q x n_k: 0 = masked out (-inf score) */
     attn_kind kind;
     size_t tile;              /* keys per tile (ATTN_FLASH), >= 1 */
@@ -23,11 +28,12 @@ typedef struct attn_params {
 } attn_params;
 
 /* Key j is seen by query i: not masked (mask may be NULL; n_q x n_k, 0 =
- * masked), and with causal, j <= i + (n_k - n_q) (bottom-right alignment:
- * the last query sees every key). No overflow for any sizes. */
+ * masked), and under a causal mask (ATTN_CAUSAL_*), j <= i + (n_k - n_q)
+ * aligned bottom-right, j <= i top-left. No overflow for any sizes. */
 static inline int attn_key_visible(size_t i, size_t j, size_t n_q, size_t n_k, int causal, const unsigned char *mask)
 {
     if (mask && !mask[i * n_k + j]) return 0;
+    if (causal == ATTN_CAUSAL_TOP_LEFT) return j <= i;
     return !causal || j + n_q <= i + n_k;
 }
 

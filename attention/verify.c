@@ -88,7 +88,7 @@ static void prob_work_clear(prob_work *pk, const verify_problem *p)
 static void prob_work_set(prob_work *pk, const verify_problem *p, size_t b)
 {
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
-    const double *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
+    const double *k = p->k + vf_kv(p, b) * nk * d, *v = p->v + vf_kv(p, b) * nk * dv;
     for (size_t x = 0; x < nk * d; x++) pk->kabs[x] = fabs(k[x]);
     for (size_t c = 0; c < dv; c++) pk->vmax[c] = 0;
     for (size_t j = 0; j < nk; j++)
@@ -110,7 +110,7 @@ static void prob_work_balls(prob_work *pk, const verify_problem *p, size_t b)
 {
     if (pk->balls) return;
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
-    const double *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
+    const double *k = p->k + vf_kv(p, b) * nk * d, *v = p->v + vf_kv(p, b) * nk * dv;
     if (!pk->ka) {
         pk->ka = _arb_vec_init((slong)(nk * d));
         pk->vta = _arb_vec_init((slong)(nk * dv));

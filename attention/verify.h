@@ -13,12 +13,20 @@
 typedef struct verify_problem {
     size_t count;             /* independent (batch x heads) problems */
     size_t n_q, n_k, d, d_v;
-    const double *q, *k, *v;  /* count x n x d, row-major, exact */
+    const double *q, *k, *v;  /* q: count x n_q x d, row-major, exact; k, v:
+                                 n_k x d and n_k x d_v per key/value head */
+    size_t heads, kv_heads;   /* grouped-query attention: count = batch x heads
+                                 query heads; K and V have kv_heads heads per
+                                 batch (dividing heads), query head h reading
+                                 KV head h / (heads / kv_heads); 0 = one KV
+                                 head per query head */
     const double *o;          /* count x n_q x d_v: the output to check */
     const unsigned char *mask;/* NULL, or mask_count matrices n_q x n_k, 0 = masked;
                                  problem b uses matrix b % mask_count */
     size_t mask_count;        /* 1 (shared), heads, or count; 0 means 1 */
-    int causal;               /* key j seen by query i iff j <= i + n_k - n_q */
+    int causal;               /* ATTN_CAUSAL_*: key j seen by query i iff
+                                 j <= i + n_k - n_q (bottom-right) or j <= i
+                                 (top-left) */
     int scale_auto;           /* scale = 1/sqrt(d), exactly */
     fmpq_t scale;             /* otherwise this rational */
     fp_format out_format;     /* the format o was stored in: ulps and u */

@@ -135,7 +135,7 @@ static int cmp_key_dot(const void *a, const void *b)
 static void row_groups_make(row_groups *g, const verify_problem *p, size_t b, size_t i)
 {
     size_t nk = p->n_k, d = p->d;
-    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + b * nk * d;
+    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + vf_kv(p, b) * nk * d;
     fmpq *dots = _fmpq_vec_init((slong)(nk ? nk : 1));
     fmpq_t a, t;
     fmpq_init(a);
@@ -220,7 +220,7 @@ static int grouped_entry(entry_state *st, const verify_problem *p, size_t b, siz
                          arb_srcptr wg, const arb_t den, double allowed, double eta, slong prec, row_work *w)
 {
     size_t nk = p->n_k, dv = p->d_v;
-    const double *v = p->v + b * nk * dv;
+    const double *v = p->v + vf_kv(p, b) * nk * dv;
     double o = p->o[(b * p->n_q + i) * dv + c];
     fp_format f = p->out_format;
     fmpq *vg = _fmpq_vec_init((slong)(g->ng ? g->ng : 1));
@@ -370,7 +370,7 @@ void vf_row_arb(entry_state *st, const verify_problem *p, const prob_work *pk, s
                     double allowed, double eta, row_work *w)
 {
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
-    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
+    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + vf_kv(p, b) * nk * d, *v = p->v + vf_kv(p, b) * nk * dv;
     const double *o = p->o + (b * p->n_q + i) * dv;
     for (size_t c = 0; c < d; c++) arb_set_d(w->qa + c, q[c]);
     size_t left = dv;

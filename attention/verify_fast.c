@@ -190,7 +190,7 @@ void vf_block_fast(entry_state *st, block_work *bw, const prob_work *pw_, const 
                        size_t r0, size_t rb, double sc, double sc_rel)
 {
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
-    const double *q = p->q + (b * p->n_q + r0) * d, *k = p->k + b * nk * d, *v = p->v + b * nk * dv;
+    const double *q = p->q + (b * p->n_q + r0) * d, *k = p->k + vf_kv(p, b) * nk * d, *v = p->v + vf_kv(p, b) * nk * dv;
     const double *o = p->o + (b * p->n_q + r0) * dv;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rb, (blasint)nk, (blasint)d, 1.0, q, (blasint)d,
                 k, (blasint)d, 0.0, bw->s, (blasint)nk);
@@ -305,7 +305,7 @@ void vf_row_dd(entry_state *st, const verify_problem *p, const prob_work *pwk, s
                    const double *qk_abs, double m, double allowed, double sc, double sc_rel, row_work *w)
 {
     size_t nk = p->n_k, d = p->d, dv = p->d_v;
-    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + b * nk * d;
+    const double *q = p->q + (b * p->n_q + i) * d, *k = p->k + vf_kv(p, b) * nk * d;
     const double *o = p->o + (b * p->n_q + i) * dv;
     double u = U64, g2d = gamma_n((double)d, u) * gamma_n((double)d, u);
     double emax = 0, tiny = 0;

@@ -21,6 +21,13 @@ static inline const unsigned char *vf_mask_of(const verify_problem *p, size_t b)
     return p->mask + (b % mc) * p->n_q * p->n_k;
 }
 
+/* The key/value problem that problem b (batch x query heads) reads. */
+static inline size_t vf_kv(const verify_problem *p, size_t b)
+{
+    if (!p->heads || !p->kv_heads || p->kv_heads == p->heads) return b;
+    return (b / p->heads) * p->kv_heads + (b % p->heads) / (p->heads / p->kv_heads);
+}
+
 static inline int vf_visible(const verify_problem *p, size_t b, size_t i, size_t j)
 {
     return attn_key_visible(i, j, p->n_q, p->n_k, p->causal, vf_mask_of(p, b));

@@ -32,10 +32,17 @@ int fp_format_from_name(fp_format *f, const char *name)
         const char *name;
         fp_format format;
     } names[] = {
-        {"f64", FP_F64},   {"float64", FP_F64}, {"double", FP_F64}, {"f32", FP_F32},
-        {"float32", FP_F32}, {"float", FP_F32}, {"f16", FP_F16},    {"float16", FP_F16},
-        {"half", FP_F16},  {"bf16", FP_BF16},   {"bfloat16", FP_BF16},
+        {"f64", FP_F64},   {"float64", FP_F64}, {"double", FP_F64}, {"fp64", FP_F64},
+        {"f32", FP_F32},   {"float32", FP_F32}, {"float", FP_F32},  {"fp32", FP_F32},
+        {"single", FP_F32}, {"f16", FP_F16},    {"float16", FP_F16}, {"half", FP_F16},
+        {"fp16", FP_F16},  {"bf16", FP_BF16},   {"bfloat16", FP_BF16},
     };
+    static const char *const prefixes[] = { "torch.", "numpy.", "np." };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0) {
+            name += strlen(prefixes[i]);
+            break;
+        }
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i].name) == 0) {
             *f = names[i].format;

@@ -23,8 +23,10 @@ typedef struct fp_format_info {
 } fp_format_info;
 
 const fp_format_info *fp_info(fp_format f);
-/* "f64"/"float64"/"double", "f32"/"float32"/"float", "f16"/"float16"/"half",
- * "bf16"/"bfloat16". 0 on success, -1 for an unknown name. */
+/* "f64"/"fp64"/"float64"/"double", "f32"/"fp32"/"float32"/"float"/"single",
+ * "f16"/"fp16"/"float16"/"half", "bf16"/"bfloat16", also with the prefix
+ * "torch.", "np." or "numpy." as those libraries print them. 0 on success,
+ * -1 for an unknown name. */
 int fp_format_from_name(fp_format *f, const char *name);
 
 /* The exact value of a bit pattern (every f16, bf16, f32 value is a double;

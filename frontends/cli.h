@@ -20,6 +20,11 @@
 int cli_usage_error(FILE *err, const char *command, const char *usage, const char *msg, const char *arg);
 /* Writes b to out and flushes: CLI_EXIT_OK, or CLI_EXIT_IO with a message. */
 int cli_write(FILE *out, FILE *err, const strbuf *b);
+/* The arguments with every "--NAME=VALUE" (before a "--" alone) split into
+ * "--NAME" and "VALUE", as GNU getopt's users write them: a new array of
+ * *argc strings (free the array, and the strings it made: cli_args_free). */
+char **cli_split_equals(int *argc, char **argv);
+void cli_args_free(char **args, int argc, char **argv);
 
 /* hmp run FILE|- [--json] [--inline] */
 int cli_run(int argc, char **argv, FILE *out, FILE *err);

@@ -43,14 +43,27 @@ static void progress_bar(double done, void *ctx)
     fflush(err);
 }
 
-/* Entry flat of the output o as [i,j,k] ([i, j, k] in JSON). */
+/* The output as verify reads it, and the layout of its file. */
+typedef struct index_ctx {
+    const tensor *o; /* (..., heads, n, d_v) */
+    int bnhd;        /* the file is (..., n, heads, d_v) */
+} index_ctx;
+
+/* Entry flat of the output as [i,j,k] ([i, j, k] in JSON), in the file's
+ * layout. */
 static void put_index(strbuf *b, size_t flat, int json, const void *ctx)
 {
-    const tensor *o = ctx;
+    const index_ctx *ic = ctx;
+    const tensor *o = ic->o;
     size_t idx[TENSOR_MAX_DIMS];
     for (int a = o->ndim - 1; a >= 0; a--) {
         idx[a] = o->shape[a] ? flat % o->shape[a] : 0;
         flat = o->shape[a] ? flat / o->shape[a] : 0;
+    }
+    if (ic->bnhd && o->ndim >= 3) {
+        size_t h = idx[o->ndim - 3];
+        idx[o->ndim - 3] = idx[o->ndim - 2];
+        idx[o->ndim - 2] = h;
     }
     strbuf_putc(b, '[');
     for (int a = 0; a < o->ndim; a++) strbuf_printf(b, a ? (json ? ", %zu" : ",%zu") : "%zu", idx[a]);
@@ -80,7 +93,8 @@ static void put_text(strbuf *b, const verify_report *r, const verify_problem *p,
 static int print_report(const verify_report *r, const verify_problem *p, const tensor *o, const cli_verify_args *a,
                         FILE *out, FILE *err)
 {
-    summary_style style = { .put_index = put_index, .ctx = o, .tol = p->tol > 0, .mark_over = 0 };
+    index_ctx ic = { .o = o, .bnhd = a->bnhd };
+    summary_style style = { .put_index = put_index, .ctx = &ic, .tol = p->tol > 0, .mark_over = 0 };
     strbuf b, js;
     strbuf_init(&b);
     strbuf_init(&js);
@@ -104,6 +118,33 @@ static int print_report(const verify_report *r, const verify_problem *p, const t
     return status;
 }
 
+/* 1 when the shapes of qkvo fit with the heads and n axes swapped. */
+static int shapes_fit_other_layout(const tensor *const qkvo[4], const char *const names[4])
+{
+    if (qkvo[0]->ndim < 3) return 0;
+    tensor sw[4];
+    const tensor *swp[4];
+    for (int f = 0; f < 4; f++) {
+        sw[f] = *qkvo[f];
+        sw[f].data = NULL;
+        int nd = sw[f].ndim;
+        if (nd >= 3) {
+            size_t h = sw[f].shape[nd - 3];
+            sw[f].shape[nd - 3] = sw[f].shape[nd - 2];
+            sw[f].shape[nd - 2] = h;
+        }
+        swp[f] = &sw[f];
+    }
+    verify_problem scratch;
+    verify_problem_init(&scratch);
+    strbuf msg;
+    strbuf_init(&msg);
+    int fits = layout_shapes(&scratch, swp, names, &msg) == 0;
+    strbuf_clear(&msg);
+    verify_problem_clear(&scratch);
+    return fits;
+}
+
 /* The files read and checked into p (the mask into *mask): the exit status. */
 static int load_problem(verify_problem *p, tensor t[4], tensor *mk, unsigned char **mask, const cli_verify_args *a,
                         FILE *err)
@@ -114,6 +155,14 @@ static int load_problem(verify_problem *p, tensor t[4], tensor *mk, unsigned cha
     tensor_read_options mask_ro = a->ro;
     mask_ro.allow_bool = 1;
     if (a->mask_file && read_arg(mk, a->mask_file, &mask_ro, err) != 0) return CLI_EXIT_INPUT;
+    for (int f = 0; f < 4 && a->have_dtype; f++)
+        if (t[f].dtype != a->dtype) {
+            fprintf(err, "hmp verify: error: %s holds %s, not %s (--dtype)\n", a->files[f], fp_info(t[f].dtype)->name,
+                    fp_info(a->dtype)->name);
+            return CLI_EXIT_INPUT;
+        }
+    if (a->bnhd)
+        for (int f = 0; f < 4; f++) layout_bnhd_to_bhnd(&t[f]);
     /* shapes: (..., n, d) with equal leading dimensions */
     const tensor *qkvo[4] = { &t[0], &t[1], &t[2], &t[3] };
     strbuf msg;
@@ -121,6 +170,9 @@ static int load_problem(verify_problem *p, tensor t[4], tensor *mk, unsigned cha
     int status = CLI_EXIT_OK;
     if (layout_shapes(p, qkvo, names, &msg) != 0) {
         status = CLI_EXIT_INPUT;
+        if (shapes_fit_other_layout(qkvo, names))
+            strbuf_printf(&msg, "\nhint: the shapes fit the other layout: --layout %s (%s)", a->bnhd ? "bhnd" : "bnhd",
+                          a->bnhd ? "PyTorch's (batch, heads, n, d)" : "FlashAttention's (batch, n, heads, d)");
     } else if (p->scale_auto && p->d == 0) {
         strbuf_puts(&msg, "--scale auto needs d >= 1");
         status = CLI_EXIT_INPUT;

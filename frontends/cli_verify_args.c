@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention/attn.h"
 #include "core/parse.h"
 #include "frontends/cli_verify_impl.h"
 
 static const char verify_usage[] =
-    "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal] [--mask M]\n"
-    "                  [--dtype bf16] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
+    "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal]\n"
+    "                  [--causal-align bottom-right|top-left] [--mask M] [--layout bhnd|bnhd]\n"
+    "                  [--dtype F] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
     "                  [--tile T] [--tol T] [--json] [--report DIR]\n";
 
 void cli_verify_help(FILE *out)
@@ -29,21 +31,35 @@ void cli_verify_help(FILE *out)
           "void read as bfloat16 with --dtype bf16) or safetensors (F64, F32, F16,\n"
           "BF16) written FILE.safetensors:NAME; a mask may also be boolean ('|b1',\n"
           "BOOL) or uint8 ('|u1', U8) holding 0 and 1. Shapes (n, d), (heads, n, d)\n"
-          "or (batch, heads, n, d); Q, K, V, O must agree. NaN or infinity in Q, K\n"
-          "or V is bad input.\n"
+          "or (batch, heads, n, d) (PyTorch's layout; --layout bnhd for\n"
+          "FlashAttention's); Q, K, V, O must agree, except that K and V may have\n"
+          "fewer heads than Q when they divide Q's (grouped-query and multi-query\n"
+          "attention: query head h reads KV head h / (heads_q / heads_kv), as\n"
+          "repeat_interleave and FlashAttention do). NaN or infinity in Q, K or V\n"
+          "is bad input. Every option may also be written --option=value.\n"
           "\n"
           "options:\n"
           "  --q, --k, --v, --out FILE   the inputs and the output to check\n"
           "  --scale S|auto   the score scale: a number (exact: 0.125, 1/8) or auto =\n"
           "                   1/sqrt(d), exactly (default auto)\n"
-          "  --causal         query i sees keys j <= i + n_k - n_q\n"
+          "  --causal         a causal mask: query i sees keys j <= i + n_k - n_q\n"
+          "  --causal-align A where the causal mask starts when n_q != n_k:\n"
+          "                   bottom-right (default; FlashAttention: the last query\n"
+          "                   sees every key) or top-left (PyTorch's is_causal:\n"
+          "                   j <= i)\n"
           "  --mask M         1 = attend, 0 = masked (bool, uint8 or float), or an\n"
           "                   additive mask (0 = attend, -inf = masked): one (n_q, n_k)\n"
           "                   matrix for every problem, (heads, n_q, n_k) one per head,\n"
           "                   (batch, heads, n_q, n_k) one per problem; a leading 1\n"
           "                   broadcasts. A row with every key masked has true output\n"
           "                   0 (the safe-softmax convention of PyTorch)\n"
-          "  --dtype bf16     read 2-byte integer or void arrays as bfloat16\n"
+          "  --layout L       bhnd (default): (batch, heads, n, d), PyTorch's; bnhd:\n"
+          "                   (batch, n, heads, d), FlashAttention's, for Q, K, V and\n"
+          "                   O (positions are printed in the files' layout)\n"
+          "  --dtype F        the format every file must hold (f64, f32, f16, bf16;\n"
+          "                   fp16, float16, half, torch.bfloat16 ... alike): another\n"
+          "                   is bad input; bf16 also reads 2-byte integer or void\n"
+          "                   arrays as bfloat16\n"
           "  --compute F      the precision the kernel computed in, for the a-priori\n"
           "                   bound (default f32; f64 when O is f64)\n"
           "  --kernel K       the bound of that kernel: naive, or flash (online\n"
@@ -95,8 +111,17 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
         else if (strcmp(a, "--report") == 0) { if (!has) status = verify_usage_error(err, "missing DIR after", a); else args->report_dir = argv[++i]; }
         else if (strcmp(a, "--scale") == 0) { if (!has) status = verify_usage_error(err, "missing S after", a); else args->scale_text = argv[++i]; }
         else if (strcmp(a, "--dtype") == 0) {
-            if (!has || strcmp(argv[i + 1], "bf16") != 0) status = verify_usage_error(err, "--dtype takes bf16, got", has ? argv[i + 1] : "");
-            else { args->ro.u2_as_bf16 = 1; i++; }
+            if (!has || fp_format_from_name(&args->dtype, argv[i + 1]) != 0)
+                status = verify_usage_error(err, "--dtype takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
+            else { args->have_dtype = 1; args->ro.u2_as_bf16 = args->dtype == FP_BF16; i++; }
+        } else if (strcmp(a, "--layout") == 0) {
+            if (!has || (strcmp(argv[i + 1], "bhnd") != 0 && strcmp(argv[i + 1], "bnhd") != 0))
+                status = verify_usage_error(err, "--layout takes bhnd or bnhd, got", has ? argv[i + 1] : "");
+            else args->bnhd = strcmp(argv[++i], "bnhd") == 0;
+        } else if (strcmp(a, "--causal-align") == 0) {
+            if (!has || (strcmp(argv[i + 1], "bottom-right") != 0 && strcmp(argv[i + 1], "top-left") != 0))
+                status = verify_usage_error(err, "--causal-align takes bottom-right or top-left, got", has ? argv[i + 1] : "");
+            else args->top_left = strcmp(argv[++i], "top-left") == 0;
         } else if (strcmp(a, "--compute") == 0) {
             if (!has || fp_format_from_name(&args->compute, argv[i + 1]) != 0) status = verify_usage_error(err, "--compute takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
             else { args->have_compute = 1; i++; }
@@ -146,7 +171,7 @@ int cli_verify_options(verify_problem *p, const cli_verify_args *a, FILE *err)
         if (parse_scale(p->scale, a->scale_text) != 0)
             return verify_usage_error(err, "--scale needs a number or auto, got", a->scale_text);
     }
-    p->causal = a->causal;
+    p->causal = !a->causal ? ATTN_CAUSAL_NONE : a->top_left ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_BOTTOM_RIGHT;
     p->tol = a->tol;
     p->bound_naive = a->bound_naive;
     p->bound_tile = a->bound_tile;

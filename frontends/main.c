@@ -105,5 +105,9 @@ int main(int argc, char **argv)
         fputs(main_usage, stderr);
         return CLI_EXIT_INPUT;
     }
-    return c->run(argc - 1, argv + 1, stdout, stderr);
+    int n = argc - 1;
+    char **args = cli_split_equals(&n, argv + 1);
+    int status = c->run(n, args, stdout, stderr);
+    cli_args_free(args, n, argv + 1);
+    return status;
 }

@@ -4,6 +4,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/mem.h"
 
@@ -22,12 +24,24 @@ int layout_shapes(verify_problem *p, const tensor *const qkvo[4], const char *co
         }
     size_t count = 1;
     for (int a = 0; a < nd - 2; a++) {
+        /* the heads of K and V may be fewer than Q's (grouped-query and
+         * multi-query attention): checked below */
         for (int f = 1; f < 4; f++)
-            if (qkvo[f]->shape[a] != Q->shape[a]) {
+            if (qkvo[f]->shape[a] != Q->shape[a] && !(a == nd - 3 && f < 3)) {
                 strbuf_printf(msg, "dimension %d of %s is %zu, of Q %zu", a, names[f], qkvo[f]->shape[a], Q->shape[a]);
                 return -1;
             }
         count *= Q->shape[a];
+    }
+    size_t heads = nd >= 3 ? Q->shape[nd - 3] : 1, kv_heads = nd >= 3 ? K->shape[nd - 3] : 1;
+    if (nd >= 3 && V->shape[nd - 3] != kv_heads) {
+        strbuf_printf(msg, "V has %zu heads, K has %zu", V->shape[nd - 3], kv_heads);
+        return -1;
+    }
+    if (kv_heads == 0 ? heads != 0 : heads % kv_heads != 0) {
+        strbuf_printf(msg, "K and V have %zu heads, which do not divide Q's %zu (grouped-query attention needs "
+                      "Q's heads a multiple of K's)", kv_heads, heads);
+        return -1;
     }
     size_t nq = Q->shape[nd - 2], d = Q->shape[nd - 1], nk = K->shape[nd - 2], dv = V->shape[nd - 1];
     if (K->shape[nd - 1] != d) {
@@ -43,6 +57,8 @@ int layout_shapes(verify_problem *p, const tensor *const qkvo[4], const char *co
         return -1;
     }
     p->count = count;
+    p->heads = heads;
+    p->kv_heads = kv_heads;
     p->n_q = nq;
     p->n_k = nk;
     p->d = d;
@@ -105,4 +121,20 @@ int layout_mask(unsigned char **out, size_t *count, const tensor *mk, const tens
     *out = mask;
     *count = n;
     return 0;
+}
+
+void layout_bnhd_to_bhnd(tensor *t)
+{
+    int nd = t->ndim;
+    if (nd < 3 || t->count == 0) return;
+    size_t n = t->shape[nd - 3], h = t->shape[nd - 2], d = t->shape[nd - 1], block = n * h * d;
+    double *out = mem_realloc(NULL, t->count * sizeof *out);
+    for (size_t base = 0; base < t->count; base += block)
+        for (size_t i = 0; i < n; i++)
+            for (size_t hh = 0; hh < h; hh++)
+                memcpy(out + base + (hh * n + i) * d, t->data + base + (i * h + hh) * d, d * sizeof *out);
+    free(t->data);
+    t->data = out;
+    t->shape[nd - 3] = h;
+    t->shape[nd - 2] = n;
 }

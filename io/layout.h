@@ -9,10 +9,17 @@
 #include "io/tensor.h"
 
 /* Checks that qkvo (Q, K, V, O, as named by names[0..3] in messages) have
- * shapes (..., n, d) with the same leading dimensions, K and Q rows of one
- * length, as many values as keys, and O of n_q x d_v; sets p->count, n_q,
- * n_k, d and d_v. 0, or -1 with a message appended to msg. */
+ * shapes (..., n, d) with the same leading dimensions (K and V may have
+ * fewer heads than Q, a divisor of Q's: grouped-query attention), K and Q
+ * rows of one length, as many values as keys, and O of n_q x d_v; sets
+ * p->count, heads, kv_heads, n_q, n_k, d and d_v. 0, or -1 with a message
+ * appended to msg. */
 int layout_shapes(verify_problem *p, const tensor *const qkvo[4], const char *const names[4], strbuf *msg);
+
+/* Reorders t from (..., n, heads, d), FlashAttention's layout (bnhd), to
+ * (..., heads, n, d), the layout verify reads (bhnd), in place; a tensor of
+ * fewer than three dimensions is left as it is. */
+void layout_bnhd_to_bhnd(tensor *t);
 
 /* The mask as verify_problem takes it, from mask (read from file, which
  * names it in messages): 1 = attend, 0 = masked (0/1 values), or 0 = attend,

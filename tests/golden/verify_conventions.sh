@@ -1,0 +1,51 @@
+# hmp verify on the conventions of real kernels, outputs made by numpy in
+# float32: grouped-query attention (K, V with 2 heads for Q's 4, repeated as
+# torch.repeat_interleave does; the tiled mapping fails), FlashAttention's
+# (batch, n, heads, d) layout (passes with --layout bnhd; without it, a
+# hint), PyTorch's top-left causal alignment with n_q < n_k (and the other
+# alignment fails), --dtype names and mismatches, --option=value.
+dir=$(mktemp -d)
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+$PY - "$dir" <<'PY'
+import sys, numpy as np
+d = sys.argv[1]
+rng = np.random.default_rng(11)
+B, Hq, Hkv, nq, nk, D = 2, 4, 2, 5, 7, 8
+def attn(q, k, v, vis=None):
+    s = q @ np.swapaxes(k, -1, -2) / np.float32(np.sqrt(D))
+    if vis is not None: s = np.where(vis, s, np.float32(-np.inf))
+    p = np.exp(s - s.max(-1, keepdims=True))
+    return ((p @ v) / p.sum(-1, keepdims=True)).astype(np.float32)
+q = rng.standard_normal((B, Hq, nq, D)).astype(np.float32)
+k, v = (rng.standard_normal((B, Hkv, nk, D)).astype(np.float32) for _ in range(2))
+save = lambda name, a: np.save(f"{d}/{name}.npy", np.ascontiguousarray(a))
+save("gq", q); save("gk", k); save("gv", v)
+save("go", attn(q, np.repeat(k, 2, axis=1), np.repeat(v, 2, axis=1)))
+save("go_tiled", attn(q, np.tile(k, (1, 2, 1, 1)), np.tile(v, (1, 2, 1, 1))))
+k4, v4 = (rng.standard_normal((B, Hq, nk, D)).astype(np.float32) for _ in range(2))
+T = lambda a: np.swapaxes(a, 1, 2)
+save("fq", T(q)); save("fk", T(k4)); save("fv", T(v4)); save("fo", T(attn(q, k4, v4)))
+i, j = np.arange(nq)[:, None], np.arange(nk)[None, :]
+save("k4", k4); save("v4", v4)
+save("tl", attn(q, k4, v4, j <= i)); save("br", attn(q, k4, v4, j <= i + nk - nq))
+PY
+cd "$dir"
+echo "-- grouped-query: repeated heads pass, tiled heads fail"
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy | tail -1
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go_tiled.npy > out.txt; echo "exit: $?"
+grep -E '^bound|^FAIL' out.txt
+echo "-- FlashAttention's layout"
+$HMP verify --q fq.npy --k fk.npy --v fv.npy --out fo.npy --layout bnhd --json | grep -E '"entries"|"pass"'
+$HMP verify --q fq.npy --k fk.npy --v fv.npy --out fo.npy; echo "exit: $?"
+echo "-- causal alignment, n_q = 5 < n_k = 7"
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy --causal --causal-align top-left | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy --causal | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal --causal-align=top-left | tail -1
+echo "-- names and usage"
+$HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp8 2>&1; echo "exit: $?"
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --layout nhd 2>&1 | head -1
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --causal-align left 2>&1 | head -1
+cd / && rm -rf "$dir"

@@ -1,0 +1,193 @@
+/* Tests of the conventions of real kernels in verify and its layout:
+ * grouped-query attention against K and V repeated per query head, causal
+ * alignments against explicit masks, FlashAttention's layout, format names. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention/attn.h"
+#include "attention/verify.h"
+#include "core/fpfmt.h"
+#include "io/layout.h"
+#include "io/tensor.h"
+#include "tests/lib/testlib.h"
+
+static double random_value(test_rng *r, fp_format f)
+{
+    double x = ((double)test_randn(r, 2001) - 1000) / 500;
+    return fp_bits_to_double(fp_round_double(x, f), f);
+}
+
+static double *random_array(test_rng *r, size_t n, fp_format f)
+{
+    double *a = malloc((n ? n : 1) * sizeof *a);
+    for (size_t x = 0; x < n; x++) a[x] = random_value(r, f);
+    return a;
+}
+
+/* Two reports of the same output agree entry by entry. */
+static void same_reports(const verify_report *a, const verify_report *b, size_t total, int it)
+{
+    cr_assert_eq(memcmp(a->truth_bits, b->truth_bits, total * sizeof *a->truth_bits), 0, "case %d: truths", it);
+    cr_assert_eq(memcmp(a->ulp_err, b->ulp_err, total * sizeof *a->ulp_err), 0, "case %d: ulp errors", it);
+    cr_assert_eq(memcmp(a->over, b->over, total), 0, "case %d: verdicts per entry", it);
+    cr_assert_eq(a->pass, b->pass, "case %d", it);
+    cr_assert_eq(a->over_bound, b->over_bound, "case %d", it);
+}
+
+/* Grouped-query and multi-query attention: K and V with kv_heads heads per
+ * batch give the same report, entry by entry, as K and V repeated to one
+ * head per query head (torch.repeat_interleave: query head h reads KV head
+ * h / group), on outputs of the reference kernels with planted errors. */
+Test(verify_conventions, gqa_equals_repeated_heads)
+{
+    test_rng r = { 2024 };
+    for (int it = 0; it < 24 * test_multiplier(); it++) {
+        size_t batch = 1 + (size_t)test_randn(&r, 2), kvh = 1 + (size_t)test_randn(&r, 3), group = 1 + (size_t)test_randn(&r, 4);
+        size_t heads = kvh * group, nq = 1 + (size_t)test_randn(&r, 9), nk = 1 + (size_t)test_randn(&r, 9);
+        size_t d = 1 + (size_t)test_randn(&r, 6), dv = 1 + (size_t)test_randn(&r, 5), count = batch * heads;
+        fp_format f = it % 3 == 0 ? FP_BF16 : FP_F32;
+        double *q = random_array(&r, count * nq * d, f), *k = random_array(&r, batch * kvh * nk * d, f);
+        double *v = random_array(&r, batch * kvh * nk * dv, f);
+        double *kr = malloc(count * nk * d * sizeof *kr), *vr = malloc(count * nk * dv * sizeof *vr);
+        for (size_t b = 0; b < count; b++) {
+            size_t src = (b / heads) * kvh + (b % heads) / group;
+            memcpy(kr + b * nk * d, k + src * nk * d, nk * d * sizeof *kr);
+            memcpy(vr + b * nk * dv, v + src * nk * dv, nk * dv * sizeof *vr);
+        }
+        int causal = it % 4 == 1 ? ATTN_CAUSAL_BOTTOM_RIGHT : it % 4 == 2 ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_NONE;
+        double *o = malloc(count * nq * dv * sizeof *o);
+        for (size_t b = 0; b < count; b++) {
+            attn_params ap = { .n_q = nq, .n_k = nk, .d = d, .d_v = dv, .scale = 1 / sqrt((double)d), .causal = causal,
+                               .kind = it % 2 ? ATTN_FLASH : ATTN_NAIVE, .tile = 2, .compute = FP_F32, .storage = f };
+            cr_assert_eq(attn_run(o + b * nq * dv, q + b * nq * d, kr + b * nk * d, vr + b * nk * dv, &ap), 0);
+        }
+        if (it % 5 == 0) o[test_randn(&r, (int)(count * nq * dv))] *= 1.5; /* a planted error */
+        verify_problem g, e;
+        verify_problem_init(&g);
+        g.count = count; g.n_q = nq; g.n_k = nk; g.d = d; g.d_v = dv;
+        g.q = q; g.k = k; g.v = v; g.o = o;
+        g.heads = heads; g.kv_heads = kvh;
+        g.causal = causal; g.out_format = f; g.compute = FP_F32;
+        verify_problem_init(&e);
+        e.count = count; e.n_q = nq; e.n_k = nk; e.d = d; e.d_v = dv;
+        e.q = q; e.k = kr; e.v = vr; e.o = o;
+        e.causal = causal; e.out_format = f; e.compute = FP_F32;
+        verify_report rg, re;
+        char err[128];
+        cr_assert_eq(verify_run(&rg, &g, NULL, NULL, err, sizeof err), 0);
+        cr_assert_eq(verify_run(&re, &e, NULL, NULL, err, sizeof err), 0);
+        same_reports(&rg, &re, count * nq * dv, it);
+        if (it % 5 == 0) cr_assert(!rg.pass, "case %d: the planted error is caught", it);
+        verify_report_clear(&rg);
+        verify_report_clear(&re);
+        verify_problem_clear(&g);
+        verify_problem_clear(&e);
+        free(q); free(k); free(v); free(kr); free(vr); free(o);
+    }
+}
+
+/* Both causal alignments give the same report as an explicit mask of the
+ * keys they let each query see (j <= i + n_k - n_q, and j <= i), with
+ * n_q < n_k, n_q = n_k and n_q > n_k (rows that see no key included). */
+Test(verify_conventions, causal_alignments_equal_masks)
+{
+    test_rng r = { 77 };
+    for (int it = 0; it < 30 * test_multiplier(); it++) {
+        size_t nq = 1 + (size_t)test_randn(&r, 10), nk = 1 + (size_t)test_randn(&r, 10), d = 1 + (size_t)test_randn(&r, 5);
+        size_t dv = 1 + (size_t)test_randn(&r, 4);
+        int top_left = it % 2;
+        double *q = random_array(&r, nq * d, FP_F32), *k = random_array(&r, nk * d, FP_F32);
+        double *v = random_array(&r, nk * dv, FP_F32), *o = random_array(&r, nq * dv, FP_F32);
+        unsigned char *mask = malloc(nq * nk);
+        for (size_t i = 0; i < nq; i++)
+            for (size_t j = 0; j < nk; j++) mask[i * nk + j] = top_left ? j <= i : j + nq <= i + nk;
+        verify_problem a, b;
+        verify_problem_init(&a);
+        a.count = 1; a.n_q = nq; a.n_k = nk; a.d = d; a.d_v = dv;
+        a.q = q; a.k = k; a.v = v; a.o = o;
+        a.causal = top_left ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_BOTTOM_RIGHT;
+        b = a;
+        fmpq_init(b.scale); /* b owns its own scale */
+        fmpq_set(b.scale, a.scale);
+        b.causal = ATTN_CAUSAL_NONE;
+        b.mask = mask;
+        verify_report ra, rb;
+        char err[128];
+        cr_assert_eq(verify_run(&ra, &a, NULL, NULL, err, sizeof err), 0);
+        cr_assert_eq(verify_run(&rb, &b, NULL, NULL, err, sizeof err), 0);
+        same_reports(&ra, &rb, nq * dv, it);
+        verify_report_clear(&ra);
+        verify_report_clear(&rb);
+        verify_problem_clear(&a);
+        verify_problem_clear(&b);
+        free(q); free(k); free(v); free(o); free(mask);
+    }
+}
+
+/* Where each alignment starts, on a 3 x 5 and a 5 x 3 problem, written out. */
+Test(verify_conventions, causal_alignment_tables)
+{
+    static const char *const br35[] = { "11100", "11110", "11111" }, *const tl35[] = { "10000", "11000", "11100" };
+    static const char *const br53[] = { "000", "000", "100", "110", "111" }, *const tl53[] = { "100", "110", "111", "111", "111" };
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 5; j++) {
+            cr_assert_eq(attn_key_visible(i, j, 3, 5, ATTN_CAUSAL_BOTTOM_RIGHT, NULL), br35[i][j] == '1');
+            cr_assert_eq(attn_key_visible(i, j, 3, 5, ATTN_CAUSAL_TOP_LEFT, NULL), tl35[i][j] == '1');
+            cr_assert_eq(attn_key_visible(j, i, 5, 3, ATTN_CAUSAL_BOTTOM_RIGHT, NULL), br53[j][i] == '1');
+            cr_assert_eq(attn_key_visible(j, i, 5, 3, ATTN_CAUSAL_TOP_LEFT, NULL), tl53[j][i] == '1');
+            cr_assert(attn_key_visible(i, j, 3, 5, ATTN_CAUSAL_NONE, NULL));
+        }
+}
+
+/* FlashAttention's (batch, n, heads, d) reordered to (batch, heads, n, d):
+ * every value lands where its indices say, for ranks 3 and 4. */
+Test(verify_conventions, bnhd_to_bhnd)
+{
+    test_rng r = { 5 };
+    for (int it = 0; it < 20; it++) {
+        tensor t;
+        tensor_init(&t);
+        int rank4 = it % 2;
+        size_t B = rank4 ? 1 + (size_t)test_randn(&r, 3) : 1, n = 1 + (size_t)test_randn(&r, 5);
+        size_t h = 1 + (size_t)test_randn(&r, 4), d = 1 + (size_t)test_randn(&r, 3);
+        t.ndim = rank4 ? 4 : 3;
+        size_t *s = t.shape;
+        if (rank4) { s[0] = B; s[1] = n; s[2] = h; s[3] = d; }
+        else { s[0] = n; s[1] = h; s[2] = d; }
+        t.count = B * n * h * d;
+        t.data = malloc(t.count * sizeof *t.data);
+        for (size_t x = 0; x < t.count; x++) t.data[x] = (double)x; /* its own flat index in bnhd */
+        layout_bnhd_to_bhnd(&t);
+        cr_assert_eq(t.shape[t.ndim - 3], h);
+        cr_assert_eq(t.shape[t.ndim - 2], n);
+        for (size_t b = 0; b < B; b++)
+            for (size_t hh = 0; hh < h; hh++)
+                for (size_t i = 0; i < n; i++)
+                    for (size_t c = 0; c < d; c++)
+                        cr_assert_eq(t.data[((b * h + hh) * n + i) * d + c], (double)(((b * n + i) * h + hh) * d + c));
+        tensor_clear(&t);
+    }
+}
+
+/* Format names as PyTorch, numpy and people write them. */
+Test(verify_conventions, format_names)
+{
+    static const struct { const char *name; fp_format f; } cases[] = {
+        { "f64", FP_F64 }, { "fp64", FP_F64 }, { "float64", FP_F64 }, { "double", FP_F64 }, { "torch.float64", FP_F64 },
+        { "f32", FP_F32 }, { "fp32", FP_F32 }, { "float32", FP_F32 }, { "float", FP_F32 }, { "single", FP_F32 },
+        { "np.float32", FP_F32 }, { "f16", FP_F16 }, { "fp16", FP_F16 }, { "float16", FP_F16 }, { "half", FP_F16 },
+        { "torch.half", FP_F16 }, { "numpy.float16", FP_F16 }, { "bf16", FP_BF16 }, { "bfloat16", FP_BF16 },
+        { "torch.bfloat16", FP_BF16 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fp_format f = FP_F64;
+        cr_assert_eq(fp_format_from_name(&f, cases[i].name), 0, "%s", cases[i].name);
+        cr_assert_eq(f, cases[i].f, "%s", cases[i].name);
+    }
+    static const char *const bad[] = { "", "fp8", "torch.", "f 32", "bf", "int8", "F32", "torch.torch.float32" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fp_format f;
+        cr_assert_eq(fp_format_from_name(&f, bad[i]), -1, "'%s'", bad[i]);
+    }
+}
