@@ -20,14 +20,16 @@ typedef struct summary_style {
     int mark_over;       /* say of each worst entry whether it is over the bound */
 } summary_style;
 
-/* The text lines from "entries N (note)" to the worst entries. */
+/* The text lines from "entries N (note)" to the worst entries: the failing
+ * entries (the first 10) before them, each entry with the bound of its row. */
 void summary_text(strbuf *out, const verify_report *r, const char *note, const summary_style *s);
 
 /* "PASS\n" or "FAIL\n". */
 void summary_verdict(strbuf *out, const verify_report *r);
 
-/* The members "max_ulp_err" to "worst" of a JSON object, two spaces in, one
- * a line; the caller writes what comes before (ending ",\n") and after. */
+/* The members "max_ulp_err" to "worst", "failing_count" and "failing" (the
+ * first VERIFY_FAILING_MAX failing entries) of a JSON object, two spaces in,
+ * one a line; the caller writes what comes before (ending ",\n") and after. */
 void summary_json(strbuf *out, const verify_report *r, const summary_style *s);
 
 /* The last member, "pass", and the end of the object. */

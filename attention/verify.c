@@ -30,6 +30,8 @@ void verify_report_clear(verify_report *r)
     free(r->ulp_err);
     free(r->err_scaled);
     free(r->over);
+    free(r->row_bound);
+    free(r->failing);
     memset(r, 0, sizeof *r);
 }
 
@@ -226,8 +228,10 @@ static void verify_rows(verify_report *r, const verify_problem *p, void (*progre
             size_t rb = p->n_q - r0 < rbmax ? p->n_q - r0 : rbmax;
             memset(st, 0, rb * dv * sizeof *st);
             vf_block_fast(st, &bw, &pk, p, b, r0, rb, sc, sc_rel);
-            for (size_t ii = 0; ii < rb; ii++)
+            for (size_t ii = 0; ii < rb; ii++) {
+                r->row_bound[b * p->n_q + r0 + ii] = bw.allowed[ii];
                 if (bw.allowed[ii] > r->bound) r->bound = bw.allowed[ii];
+            }
             /* the second pass, then the balls, for the rows left undecided */
             size_t nneed = 0;
             for (size_t ii = 0; ii < rb; ii++)
@@ -319,6 +323,8 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
     r->ulp_err = mem_calloc(total ? total : 1, sizeof *r->ulp_err);
     r->err_scaled = mem_calloc(total ? total : 1, sizeof *r->err_scaled);
     r->over = mem_calloc(total ? total : 1, 1);
+    size_t rows = p->count * p->n_q;
+    r->row_bound = mem_calloc(rows ? rows : 1, sizeof *r->row_bound);
     r->bound = 0;
     verify_rows(r, p, progress, ctx);
     /* summary: maxima, medians, the worst entries by ulp_err */
@@ -342,7 +348,22 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
         we->truth = fp_bits_to_double(r->truth_bits[t], p->out_format);
         we->ulp_err = key;
         we->err_scaled = f;
+        we->bound = r->row_bound[t / p->d_v];
         if (r->n_worst < VERIFY_WORST) r->n_worst++;
+    }
+    /* the failing entries, in index order */
+    for (size_t t = 0; t < total; t++) {
+        if (!r->over[t] && isfinite(p->o[t])) continue;
+        r->failing_count++;
+        if (r->n_failing == VERIFY_FAILING_MAX) continue;
+        if (!r->failing) r->failing = mem_calloc(VERIFY_FAILING_MAX, sizeof *r->failing);
+        verify_entry *fe = &r->failing[r->n_failing++];
+        fe->index = t;
+        fe->value = p->o[t];
+        fe->truth = fp_bits_to_double(r->truth_bits[t], p->out_format);
+        fe->ulp_err = isnan(r->ulp_err[t]) ? INFINITY : r->ulp_err[t];
+        fe->err_scaled = r->err_scaled[t];
+        fe->bound = r->row_bound[t / p->d_v];
     }
     for (size_t t = 0; t < total; t++) tmp[t] = isnan(r->ulp_err[t]) ? INFINITY : r->ulp_err[t];
     r->median_ulp_err = median(tmp, total);

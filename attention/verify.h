@@ -48,9 +48,11 @@ typedef struct verify_entry {
     size_t index;             /* flat index into o */
     double value, truth;      /* o, and the true value (as a double, rounded) */
     double ulp_err, err_scaled;
+    double bound;             /* the largest err_scaled allowed in its row (or --tol) */
 } verify_entry;
 
 #define VERIFY_WORST 10
+#define VERIFY_FAILING_MAX 1000
 
 typedef struct verify_report {
     size_t entries;
@@ -60,15 +62,20 @@ typedef struct verify_report {
     size_t correctly_rounded; /* o equals the correctly rounded truth */
     size_t refined;           /* entries decided by the double-double pass */
     size_t fallback;          /* entries decided by Arb balls */
-    double bound;             /* the largest allowed err_scaled */
+    double bound;             /* the largest allowed err_scaled of any row */
     verify_entry worst[VERIFY_WORST];
     size_t n_worst;
+    verify_entry *failing;    /* the entries that fail (over the bound of their
+                                 row, or not finite), in index order: the first
+                                 VERIFY_FAILING_MAX */
+    size_t n_failing, failing_count; /* those listed; all of them */
     int pass;
     /* per entry (count x n_q x d_v): the correctly rounded truth's bits, the
      * errors */
     uint64_t *truth_bits;
     double *ulp_err, *err_scaled;
     unsigned char *over;      /* 1 where the entry fails (the verdict) */
+    double *row_bound;        /* per row (count x n_q): its allowed err_scaled */
 } verify_report;
 
 void verify_report_clear(verify_report *r);

@@ -206,6 +206,56 @@ Test(verify, planted_error_caught)
     mpfr_free_cache();
 }
 
+/* Every failing entry is listed, in index order, with the bound of its row,
+ * and only those: planted errors far over the a-priori bound in some
+ * entries (a NaN in one), small errors in others; the list stops at
+ * VERIFY_FAILING_MAX while failing_count goes on. */
+Test(verify, failing_entries_listed)
+{
+    rng.state = 31;
+    for (int it = 0; it < 12 * test_multiplier(); it++) {
+        int many = it == 0; /* more failing entries than the list holds */
+        size_t n = many ? 48 : 6 + (size_t)test_randn(&rng, 10), nk = 5 + (size_t)test_randn(&rng, 8), dv = many ? 32 : 3;
+        problem_data P;
+        make(&P, n, nk, 4, dv, 1, FP_F32);
+        reference(&P, 0, FP_F32, 0, 0);
+        memcpy(P.o, P.truth, n * dv * sizeof(double));
+        size_t total = n * dv;
+        unsigned char *planted = calloc(total, 1);
+        for (size_t x = 0; x < total; x++) {
+            int k = many ? 1 : test_randn(&rng, 6);
+            if (k == 0) P.o[x] = fp_bits_to_double(fp_round_double(P.o[x], FP_F32) + 1, FP_F32); /* 1 ulp: fine */
+            else if (k == 1) { P.o[x] = P.o[x] * 2 + 1; planted[x] = 1; }
+        }
+        if (!many) { size_t at = (size_t)test_randn(&rng, (int)total); P.o[at] = NAN; planted[at] = 1; }
+        verify_problem vp;
+        setup_problem(&vp, &P, FP_F32, 0);
+        verify_report r;
+        char err[128];
+        cr_assert_eq(verify_run(&r, &vp, NULL, NULL, err, sizeof err), 0);
+        size_t want = 0;
+        for (size_t x = 0; x < total; x++) want += planted[x];
+        cr_assert_eq(r.failing_count, want, "case %d: %zu failing, %zu planted", it, r.failing_count, want);
+        cr_assert_eq(r.n_failing, want < VERIFY_FAILING_MAX ? want : VERIFY_FAILING_MAX);
+        size_t k = 0;
+        for (size_t x = 0; x < total && k < r.n_failing; x++) {
+            if (!planted[x]) continue;
+            const verify_entry *e = &r.failing[k++];
+            cr_assert_eq(e->index, x, "case %d: entry %zu listed", it, x);
+            cr_assert_eq(e->bound, r.row_bound[x / dv]);
+            cr_assert(isnan(P.o[x]) || e->err_scaled > e->bound, "case %d: %g over %g", it, e->err_scaled, e->bound);
+            cr_assert_leq(e->bound, r.bound);
+        }
+        for (size_t w = 0; w < r.n_worst; w++) cr_assert_eq(r.worst[w].bound, r.row_bound[r.worst[w].index / dv]);
+        cr_assert(!r.pass);
+        verify_report_clear(&r);
+        verify_problem_clear(&vp);
+        free(planted);
+        unmake(&P);
+    }
+    mpfr_free_cache();
+}
+
 /* Equal scores make the truth exactly rational (the mean of v): a tie of the
  * format is then decided exactly, ties to even. */
 Test(verify, equal_scores_exact)
