@@ -25,6 +25,9 @@ void summary_text(strbuf *b, const verify_report *r, const char *note, const sum
     if (s->tol)
         strbuf_printf(b, "bound              %.4g (--tol, relative error in units of u), over it: %zu\n", r->bound,
                       r->over_bound);
+    else if (s->max_err_scaled)
+        strbuf_printf(b, "bound              %.4g (--max-err-scaled, err_scaled), over it: %zu\n", r->bound,
+                      r->over_bound);
     else
         strbuf_printf(b, "bound              per row, up to %.4g (a priori, err_scaled), over it: %zu\n", r->bound,
                       r->over_bound);
@@ -77,7 +80,7 @@ void summary_json(strbuf *b, const verify_report *r, const summary_style *s)
                   "  \"refined\": %zu,\n  \"fallback\": %zu,\n",
                   r->correctly_rounded, r->over_bound, r->nonfinite, r->refined, r->fallback);
     strbuf_puts(b, "  \"bound\": "); summary_json_num(b, r->bound);
-    strbuf_printf(b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", s->tol ? "tol" : "a priori");
+    strbuf_printf(b, ",\n  \"bound_kind\": \"%s\",\n  \"worst\": [", s->tol ? "tol" : s->max_err_scaled ? "max-err-scaled" : "a priori");
     for (size_t w = 0; w < r->n_worst; w++) put_entry_json(b, r, &r->worst[w], s, w == 0);
     strbuf_puts(b, r->n_worst ? "\n  ]" : "]");
     strbuf_printf(b, ",\n  \"failing_count\": %zu,\n  \"failing\": [", r->failing_count);

@@ -17,6 +17,7 @@ typedef struct summary_style {
     void (*put_index)(strbuf *out, size_t index, int json, const void *ctx);
     const void *ctx;     /* passed to put_index */
     int tol;             /* the bound is --tol's, not the a-priori one */
+    int max_err_scaled;  /* the bound is --max-err-scaled's */
     int mark_over;       /* say of each worst entry whether it is over the bound */
 } summary_style;
 

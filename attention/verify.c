@@ -372,5 +372,13 @@ int verify_run(verify_report *r, const verify_problem *p, void (*progress)(doubl
     free(tmp);
     r->pass = r->over_bound == 0 && r->nonfinite == 0;
     if (progress) progress(1.0, ctx);
+    if (!isfinite(r->bound)) { /* a verdict that could not have been a FAIL is none */
+        snprintf(err, errlen,
+                 "the a-priori bound of a kernel computing in %s is infinite for these inputs (n_k %zu, d %zu): "
+                 "no output could fail it",
+                 fp_info(p->compute)->name, p->n_k, p->d);
+        verify_report_clear(r);
+        return VERIFY_NO_BOUND;
+    }
     return 0;
 }

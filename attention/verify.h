@@ -36,6 +36,8 @@ typedef struct verify_problem {
                                  the largest bound of every kernel) */
     double tol;               /* > 0: pass iff |o - x| <= tol * u * max(|x|, the
                                  smallest normal) everywhere (u = 2^-p) */
+    double max_err_scaled;    /* > 0: pass iff err_scaled <= max_err_scaled
+                                 everywhere (in place of the a-priori bound) */
     int arb_only;             /* decide every entry with Arb balls (no fast pass) */
     int skip_fast;            /* no decisions by the first pass: the second
                                  (double-double) pass and the balls decide */
@@ -82,8 +84,11 @@ void verify_report_clear(verify_report *r);
 
 /* Checks every entry. 0 on success (r filled; r->pass says the verdict);
  * -1 with a message in err for what the data cannot be (it does not
- * happen for validated inputs). progress (may be NULL) is called now and
- * then with the fraction done. */
+ * happen for validated inputs); VERIFY_NO_BOUND (r cleared, a message in
+ * err) when the a-priori bound is infinite for some row, so that no output
+ * could fail it: a verdict then needs tol or max_err_scaled. progress (may
+ * be NULL) is called now and then with the fraction done. */
+#define VERIFY_NO_BOUND (-2)
 int verify_run(verify_report *r, const verify_problem *p, void (*progress)(double done, void *ctx), void *ctx,
                char *err, size_t errlen);
 

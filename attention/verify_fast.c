@@ -16,6 +16,7 @@ static double gamma_n(double n, double u) { return n * u / (1 - n * u); }
 static double row_allowed(const verify_problem *p, double score_error)
 {
     if (p->tol > 0) return p->tol;
+    if (p->max_err_scaled > 0) return p->max_err_scaled;
     attn_params ap;
     memset(&ap, 0, sizeof ap);
     ap.n_q = p->n_q;

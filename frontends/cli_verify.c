@@ -83,8 +83,12 @@ static void put_json(strbuf *b, const verify_report *r, const verify_problem *p,
 static void put_text(strbuf *b, const verify_report *r, const verify_problem *p, const summary_style *s)
 {
     char note[128];
-    snprintf(note, sizeof note, "%s output, bound for %s compute, %s", fp_info(p->out_format)->name,
-             fp_info(p->compute)->name, p->bound_naive ? "naive kernel" : p->bound_tile ? "flash kernel" : "any kernel");
+    if (p->tol > 0 || p->max_err_scaled > 0)
+        snprintf(note, sizeof note, "%s output, judged by %s", fp_info(p->out_format)->name,
+                 p->tol > 0 ? "--tol" : "--max-err-scaled");
+    else
+        snprintf(note, sizeof note, "%s output, bound for %s compute, %s", fp_info(p->out_format)->name,
+                 fp_info(p->compute)->name, p->bound_naive ? "naive kernel" : p->bound_tile ? "flash kernel" : "any kernel");
     summary_text(b, r, note, s);
     summary_verdict(b, r);
 }
@@ -94,7 +98,8 @@ static int print_report(const verify_report *r, const verify_problem *p, const t
                         FILE *out, FILE *err)
 {
     index_ctx ic = { .o = o, .bnhd = a->bnhd };
-    summary_style style = { .put_index = put_index, .ctx = &ic, .tol = p->tol > 0, .mark_over = 0 };
+    summary_style style = { .put_index = put_index, .ctx = &ic, .tol = p->tol > 0,
+                            .max_err_scaled = p->max_err_scaled > 0, .mark_over = 0 };
     strbuf b, js;
     strbuf_init(&b);
     strbuf_init(&js);
@@ -217,8 +222,10 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
         verify_report r;
         char msg[256];
         int tty = isatty(fileno(err)) && p.count * p.n_q * p.n_k * (p.d + p.d_v) > 50000000;
-        if (verify_run(&r, &p, tty ? progress_bar : NULL, err, msg, sizeof msg) != 0) {
-            fprintf(err, "hmp verify: error: %s\n", msg);
+        int rc = verify_run(&r, &p, tty ? progress_bar : NULL, err, msg, sizeof msg);
+        if (rc != 0) {
+            fprintf(err, "hmp verify: error: %s%s\n", msg,
+                    rc == VERIFY_NO_BOUND ? "; judge with --tol T or --max-err-scaled T" : "");
             status = CLI_EXIT_INPUT;
         } else {
             status = print_report(&r, &p, &t[3], &a, out, err);

@@ -14,7 +14,7 @@ static const char verify_usage[] =
     "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal]\n"
     "                  [--causal-align bottom-right|top-left] [--mask M] [--layout bhnd|bnhd]\n"
     "                  [--dtype F] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
-    "                  [--tile T] [--tol T] [--json] [--report DIR]\n";
+    "                  [--tile T] [--tol T | --max-err-scaled T] [--json] [--report DIR]\n";
 
 void cli_verify_help(FILE *out)
 {
@@ -69,6 +69,8 @@ void cli_verify_help(FILE *out)
           "  --tol T          pass iff every entry has |o - x| <= T*u*|x| (|x| at least\n"
           "                   the smallest normal), instead of the a-priori bound: a\n"
           "                   correctly rounded output passes --tol 1\n"
+          "  --max-err-scaled T  pass iff every entry has err_scaled <= T, instead of\n"
+          "                   the a-priori bound (which grows with n and d)\n"
           "  --json           everything as one JSON object\n"
           "  --report DIR     also write DIR/report.json (what --json prints),\n"
           "                   DIR/heatmap.svg (err_scaled over rows and columns) and\n"
@@ -139,10 +141,18 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
             args->tol = has ? strtod(argv[i + 1], &end) : 0;
             if (!has || *end || !(args->tol > 0) || !isfinite(args->tol)) status = verify_usage_error(err, "--tol needs a positive number, got", has ? argv[i + 1] : "");
             i++;
+        } else if (strcmp(a, "--max-err-scaled") == 0) {
+            char *end;
+            args->max_err_scaled = has ? strtod(argv[i + 1], &end) : 0;
+            if (!has || *end || !(args->max_err_scaled > 0) || !isfinite(args->max_err_scaled))
+                status = verify_usage_error(err, "--max-err-scaled needs a positive number, got", has ? argv[i + 1] : "");
+            i++;
         } else status = verify_usage_error(err, "unknown option", a);
     }
     for (int f = 0; f < 4 && !status; f++)
         if (!args->files[f]) status = verify_usage_error(err, "missing", names[f]);
+    if (!status && args->tol > 0 && args->max_err_scaled > 0)
+        status = verify_usage_error(err, "--tol and --max-err-scaled are two verdicts: give one", NULL);
     return status;
 }
 
@@ -173,6 +183,7 @@ int cli_verify_options(verify_problem *p, const cli_verify_args *a, FILE *err)
     }
     p->causal = !a->causal ? ATTN_CAUSAL_NONE : a->top_left ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_BOTTOM_RIGHT;
     p->tol = a->tol;
+    p->max_err_scaled = a->max_err_scaled;
     p->bound_naive = a->bound_naive;
     p->bound_tile = a->bound_tile;
     return CLI_EXIT_OK;

@@ -3,7 +3,9 @@
 # torch.repeat_interleave does; the tiled mapping fails), FlashAttention's
 # (batch, n, heads, d) layout (passes with --layout bnhd; without it, a
 # hint), PyTorch's top-left causal alignment with n_q < n_k (and the other
-# alignment fails), --dtype names and mismatches, --option=value.
+# alignment fails), --dtype names and mismatches, --option=value; an
+# infinite a-priori bound (f16 compute) is refused, not a PASS, and
+# --max-err-scaled judges instead (a planted error fails it).
 dir=$(mktemp -d)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 $PY - "$dir" <<'PY'
@@ -28,6 +30,12 @@ save("fq", T(q)); save("fk", T(k4)); save("fv", T(v4)); save("fo", T(attn(q, k4,
 i, j = np.arange(nq)[:, None], np.arange(nk)[None, :]
 save("k4", k4); save("v4", v4)
 save("tl", attn(q, k4, v4, j <= i)); save("br", attn(q, k4, v4, j <= i + nk - nq))
+h = [rng.standard_normal((2, 64, 32)).astype(np.float16) for _ in range(3)]
+s = h[0].astype(np.float32) @ np.swapaxes(h[1].astype(np.float32), -1, -2) / np.float32(np.sqrt(32))
+p = np.exp(s - s.max(-1, keepdims=True))
+ho = ((p @ h[2].astype(np.float32)) / p.sum(-1, keepdims=True)).astype(np.float16)
+for name, a in zip(["hq", "hk", "hv", "ho"], h + [ho]): save(name, a)
+bad = ho.copy(); bad[0, 3, 5] *= 1.5; save("hbad", bad)
 PY
 cd "$dir"
 echo "-- grouped-query: repeated heads pass, tiled heads fail"
@@ -42,6 +50,12 @@ $HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy --causal --causal-alig
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy --causal | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal --causal-align=top-left | tail -1
+echo "-- f16 compute: no finite bound; --max-err-scaled"
+$HMP verify --q hq.npy --k hk.npy --v hv.npy --out ho.npy --compute f16; echo "exit: $?"
+$HMP verify --q hq.npy --k hk.npy --v hv.npy --out ho.npy --compute f16 --max-err-scaled 8 | grep -E '^entries|^bound|PASS|FAIL'
+$HMP verify --q hq.npy --k hk.npy --v hv.npy --out hbad.npy --compute f16 --max-err-scaled 8 > out.txt; echo "exit: $?"
+grep -E '^bound|^failing|^  \[0,3,5\]|FAIL' out.txt
+$HMP verify --q hq.npy --k hk.npy --v hv.npy --out ho.npy --max-err-scaled 8 --tol 1 2>&1 | head -1
 echo "-- names and usage"
 $HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"

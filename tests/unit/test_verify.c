@@ -256,6 +256,49 @@ Test(verify, failing_entries_listed)
     mpfr_free_cache();
 }
 
+/* A verdict that could not have been a FAIL is none: where the a-priori
+ * bound is infinite (f16 compute over rows this long) verify_run refuses
+ * with VERIFY_NO_BOUND; with max_err_scaled an entry fails exactly when its
+ * err_scaled is over the limit, checked against the reported errors and a
+ * planted error. */
+Test(verify, infinite_bound_refused_max_err_scaled_judges)
+{
+    rng.state = 8;
+    for (int it = 0; it < 6 * test_multiplier(); it++) {
+        problem_data P;
+        size_t n = 4 + (size_t)test_randn(&rng, 6), nk = 64 + (size_t)test_randn(&rng, 64);
+        make(&P, n, nk, 32, 4, 1, FP_F16);
+        reference(&P, 0, FP_F16, 0, 0);
+        memcpy(P.o, P.truth, n * 4 * sizeof(double));
+        size_t at = (size_t)test_randn(&rng, (int)(n * 4));
+        P.o[at] = P.o[at] * 1.5 + 0.01;
+        verify_problem vp;
+        setup_problem(&vp, &P, FP_F16, 0);
+        vp.compute = FP_F16;
+        verify_report r;
+        char err[256] = "";
+        cr_assert_eq(verify_run(&r, &vp, NULL, NULL, err, sizeof err), VERIFY_NO_BOUND, "case %d", it);
+        cr_assert(strstr(err, "infinite") != NULL, "%s", err);
+        cr_assert_null(r.over);
+        double limit = it % 2 ? 4 : 0.5;
+        vp.max_err_scaled = limit;
+        cr_assert_eq(verify_run(&r, &vp, NULL, NULL, err, sizeof err), 0);
+        size_t over = 0;
+        for (size_t x = 0; x < n * 4; x++) {
+            cr_assert_eq(r.over[x], r.err_scaled[x] > limit, "case %d entry %zu: %g against %g", it, x, r.err_scaled[x], limit);
+            over += r.over[x];
+        }
+        cr_assert(r.over[at], "case %d: the planted error fails", it);
+        cr_assert_eq(r.over_bound, over);
+        cr_assert_eq(r.bound, limit);
+        cr_assert(!r.pass);
+        verify_report_clear(&r);
+        verify_problem_clear(&vp);
+        unmake(&P);
+    }
+    mpfr_free_cache();
+}
+
 /* Equal scores make the truth exactly rational (the mean of v): a tie of the
  * format is then decided exactly, ties to even. */
 Test(verify, equal_scores_exact)
