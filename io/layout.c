@@ -73,7 +73,8 @@ static void mask_shapes(strbuf *b, const tensor *Q, size_t nq, size_t nk)
     strbuf_printf(b, "(n_q, n_k) = (%zu, %zu)", nq, nk);
     if (nd >= 3) strbuf_printf(b, "%s(heads, n_q, n_k) = (%zu, %zu, %zu)", nd == 3 ? " or " : ", ", Q->shape[nd - 3], nq, nk);
     if (nd == 4) strbuf_printf(b, " or (batch, heads, n_q, n_k) = (%zu, %zu, %zu, %zu)", Q->shape[0], Q->shape[1], nq, nk);
-    if (nd >= 3) strbuf_puts(b, "; a leading 1 broadcasts");
+    strbuf_puts(b, nd >= 3 ? "; a leading 1 broadcasts, and n_q = 1 gives every query the same row"
+                           : "; n_q = 1 gives every query the same row");
 }
 
 int layout_mask(unsigned char **out, size_t *count, const tensor *mk, const tensor *Q, const verify_problem *p,
@@ -83,7 +84,8 @@ int layout_mask(unsigned char **out, size_t *count, const tensor *mk, const tens
     int nd = Q->ndim, m = mk->ndim, lead = nd - 2;
     size_t qb = lead == 2 ? Q->shape[0] : 1, qh = lead >= 1 ? Q->shape[nd - 3] : 1;
     size_t mb = m == 4 ? mk->shape[0] : 1, mh = m >= 3 ? mk->shape[m - 3] : 1;
-    if (m < 2 || m > nd || mk->shape[m - 2] != nq || mk->shape[m - 1] != nk || (mh != qh && mh != 1) ||
+    size_t mq = m >= 2 ? mk->shape[m - 2] : 0; /* 1: one row for every query (a padding mask) */
+    if (m < 2 || m > nd || (mq != nq && mq != 1) || mk->shape[m - 1] != nk || (mh != qh && mh != 1) ||
         (mb != qb && mb != 1)) {
         char shape[256];
         size_t k = (size_t)snprintf(shape, sizeof shape, "(");
@@ -113,10 +115,11 @@ int layout_mask(unsigned char **out, size_t *count, const tensor *mk, const tens
     unsigned char *mask = mem_calloc(bytes ? bytes : 1, 1);
     for (size_t b = 0; b < n; b++) {
         size_t src = mb == 1 || mh == qh ? b : b / qh; /* (batch, 1, ...) repeats over heads */
-        for (size_t x = 0; x < mat; x++) {
-            double v = mk->data[src * mat + x];
-            mask[b * mat + x] = additive ? v == 0 : v == 1;
-        }
+        for (size_t i = 0; i < nq; i++)
+            for (size_t j = 0; j < nk; j++) {
+                double v = mk->data[(src * mq + (mq == 1 ? 0 : i)) * nk + j];
+                mask[b * mat + i * nk + j] = additive ? v == 0 : v == 1;
+            }
     }
     *out = mask;
     *count = n;

@@ -25,7 +25,8 @@ void layout_bnhd_to_bhnd(tensor *t);
  * names it in messages): 1 = attend, 0 = masked (0/1 values), or 0 = attend,
  * -inf = masked (additive); of shape (n_q, n_k), (heads, n_q, n_k) or
  * (batch, heads, n_q, n_k), right-aligned against the leading dimensions of
- * q, each leading one q's or 1 (broadcast). On success *out (free it) holds
+ * q, each leading one q's or 1 (broadcast), n_q possibly 1 (one row for
+ * every query: a padding mask). On success *out (free it) holds
  * *count matrices p->n_q x p->n_k back to back (problem b uses b % *count);
  * 0, or -1 with a message appended to msg. After layout_shapes. */
 int layout_mask(unsigned char **out, size_t *count, const tensor *mask, const tensor *q, const verify_problem *p,

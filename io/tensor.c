@@ -79,7 +79,16 @@ void tn_shape_text(char *out, size_t cap, const size_t *shape, int ndim)
 
 /* ---- values ---- */
 
-size_t tn_dtype_size(int kind) { return kind == ELEM_BOOL ? 1 : (size_t)fp_info((fp_format)kind)->bits / 8; }
+size_t tn_dtype_size(int kind)
+{
+    switch (kind) {
+    case ELEM_BOOL: case ELEM_I8: return 1;
+    case ELEM_I16: case ELEM_U16: return 2;
+    case ELEM_I32: case ELEM_U32: return 4;
+    case ELEM_I64: case ELEM_U64: return 8;
+    default: return (size_t)fp_info((fp_format)kind)->bits / 8;
+    }
+}
 
 size_t tn_elem_size(const tensor *t) { return t->boolean ? 1 : tn_dtype_size((int)t->dtype); }
 
@@ -113,14 +122,26 @@ int tn_fill(tensor *t, int kind, int ndim, const size_t *shape, size_t count, co
                        const tensor_err *e, const char *what)
 {
     size_t w = tn_dtype_size(kind), bytes;
-    if (kind == ELEM_BOOL)
-        for (size_t i = 0; i < count; i++)
-            if (data[i] > 1) {
-                char where[160];
-                index_text(where, sizeof where, i, shape, ndim);
-                return tn_fail(e, "value %d at [%s] of %s: a mask holds only 0 and 1", data[i], where, what);
+    int boolean = tn_is_boolean_kind(kind);
+    for (size_t i = 0; boolean && i < count; i++) {
+        /* little-endian: 0 or 1 in the first byte, zeros after */
+        int bad = data[i * w] > 1;
+        for (size_t k = 1; k < w && !bad; k++) bad = data[i * w + k] != 0;
+        if (bad) {
+            char where[160], value[32];
+            uint64_t u = 0;
+            for (size_t k = 0; k < w; k++) u |= (uint64_t)data[i * w + k] << (8 * k);
+            if (kind >= ELEM_I8 && kind <= ELEM_I64 && (data[i * w + w - 1] & 0x80)) { /* negative: sign-extend */
+                if (w < 8) u |= ~(uint64_t)0 << (8 * w);
+                snprintf(value, sizeof value, "%lld", (long long)u);
+            } else {
+                snprintf(value, sizeof value, "%llu", (unsigned long long)u);
             }
-    fp_format f = kind == ELEM_BOOL ? FP_F64 : (fp_format)kind;
+            index_text(where, sizeof where, i, shape, ndim);
+            return tn_fail(e, "value %s at [%s] of %s: a mask holds only 0 and 1", value, where, what);
+        }
+    }
+    fp_format f = boolean ? FP_F64 : (fp_format)kind;
     if (__builtin_mul_overflow(count, sizeof(double), &bytes)) mem_fail();
     double *v = mem_realloc(NULL, bytes), *table = NULL;
     if (w == 2 && count >= 65536) { /* every 2-byte pattern decoded once */
@@ -128,7 +149,7 @@ int tn_fill(tensor *t, int kind, int ndim, const size_t *shape, size_t count, co
         for (uint64_t b = 0; b < 65536; b++) table[b] = fp_bits_to_double(b, f);
     }
     for (size_t i = 0; i < count; i++, data += w) {
-        if (kind == ELEM_BOOL) {
+        if (boolean) {
             v[i] = data[0];
             continue;
         }
@@ -143,7 +164,7 @@ int tn_fill(tensor *t, int kind, int ndim, const size_t *shape, size_t count, co
     free(t->data);
     tensor_init(t);
     t->dtype = f;
-    t->boolean = kind == ELEM_BOOL;
+    t->boolean = boolean;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
     t->count = count;

@@ -28,9 +28,14 @@ const char *tn_shown_part(char *out, size_t cap, const char *s, size_t stored, s
 /* A shape as Python writes a tuple: "(2, 3)", "(4,)", "()". */
 void tn_shape_text(char *out, size_t cap, const size_t *shape, int ndim);
 
-/* The element types of files: the four formats, and 1-byte 0/1 values
- * (bool, or uint8 holding only 0 and 1), read for masks. */
+/* The element types of files: the four formats, 1-byte 0/1 values (bool,
+ * or uint8 holding only 0 and 1), and wider integers holding only 0 and 1
+ * (int64 masks), read for masks as booleans. */
 #define ELEM_BOOL ((int)FP_FORMAT_COUNT)
+enum { ELEM_I8 = ELEM_BOOL + 1, ELEM_I16, ELEM_I32, ELEM_I64, ELEM_U16, ELEM_U32, ELEM_U64 };
+
+/* 1 for the element types read as booleans. */
+static inline int tn_is_boolean_kind(int kind) { return kind >= ELEM_BOOL && kind <= ELEM_U64; }
 
 static inline int tn_is_digit(int c) { return c >= '0' && c <= '9'; }
 

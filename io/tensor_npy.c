@@ -195,7 +195,9 @@ static int npy_dict(npy_lexer *lx, npy_header *h)
 
 /* '<f8' '<f4' '<f2' ('=' for '<': numpy writes '<'); bf16 as '<u2' or '|V2'
  * (ml_dtypes) when asked for; '|b1' and '|u1' ('<', '=' too: one byte has
- * no order) for masks when allowed. *f is a format or ELEM_BOOL. */
+ * no order) for masks when allowed, and integer masks ('<i8', '<i4', '<i2',
+ * '|i1', '<u8', '<u4', '<u2' unless bf16 is asked for) holding 0 and 1.
+ * *f is a format or an ELEM_ kind. */
 static int npy_dtype(int *f, const npy_header *h, const tensor_read_options *opt, const tensor_err *e)
 {
     const char *d = h->descr;
@@ -203,8 +205,13 @@ static int npy_dtype(int *f, const npy_header *h, const tensor_read_options *opt
     char text[80];
     tn_shown_part(text, sizeof text, d, sizeof h->descr - 1, n);
     int little = n == 3 && (d[0] == '<' || d[0] == '=');
+    int mask_ints = opt && opt->allow_bool && !opt->u2_as_bf16;
     if (opt && opt->allow_bool && n == 3 && (little || d[0] == '|') && (d[1] == 'b' || d[1] == 'u') && d[2] == '1')
         *f = ELEM_BOOL;
+    else if (opt && opt->allow_bool && n == 3 && (little || d[0] == '|') && d[1] == 'i' && d[2] == '1')
+        *f = ELEM_I8;
+    else if (mask_ints && little && (d[1] == 'i' || d[1] == 'u') && (d[2] == '2' || d[2] == '4' || d[2] == '8'))
+        *f = (d[1] == 'i' ? ELEM_I16 : ELEM_U16) + (d[2] == '2' ? 0 : d[2] == '4' ? 1 : 2);
     else if (little && d[1] == 'f' && d[2] == '8')
         *f = FP_F64;
     else if (little && d[1] == 'f' && d[2] == '4')

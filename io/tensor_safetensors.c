@@ -434,7 +434,8 @@ static void st_names(strbuf *b, const st_entry *es, size_t n)
     }
 }
 
-/* *f: a format, or ELEM_BOOL for BOOL and U8 when allowed. */
+/* *f: a format, or for masks when allowed ELEM_BOOL for BOOL and U8, and
+ * the ELEM_ integer kinds for I8 ... I64, U16 ... U64. */
 static int st_dtype(int *f, const st_entry *en, const tensor_read_options *opt, const tensor_err *e,
                     const char *name)
 {
@@ -452,6 +453,17 @@ static int st_dtype(int *f, const st_entry *en, const tensor_read_options *opt, 
         *f = ELEM_BOOL;
         return 0;
     }
+    static const struct {
+        const char *name;
+        int kind;
+    } ints[] = {{"I8", ELEM_I8}, {"I16", ELEM_I16}, {"I32", ELEM_I32}, {"I64", ELEM_I64},
+                {"U16", ELEM_U16}, {"U32", ELEM_U32}, {"U64", ELEM_U64}};
+    for (size_t i = 0; opt && opt->allow_bool && i < sizeof ints / sizeof ints[0]; i++)
+        if (en->dtype_len == strlen(ints[i].name) && strcmp(en->dtype, ints[i].name) == 0 &&
+            !(ints[i].kind == ELEM_U16 && opt->u2_as_bf16)) {
+            *f = ints[i].kind;
+            return 0;
+        }
     char text[80];
     tn_shown_part(text, sizeof text, en->dtype, sizeof en->dtype - 1, en->dtype_len);
     if (en->dtype_len == 3 && strcmp(en->dtype, "U16") == 0) {

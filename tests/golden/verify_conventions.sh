@@ -5,7 +5,8 @@
 # hint), PyTorch's top-left causal alignment with n_q < n_k (and the other
 # alignment fails), --dtype names and mismatches, --option=value; an
 # infinite a-priori bound (f16 compute) is refused, not a PASS, and
-# --max-err-scaled judges instead (a planted error fails it).
+# --max-err-scaled judges instead (a planted error fails it); int64
+# (batch, 1, 1, n_k) padding masks, and a mask value that is not 0 or 1.
 dir=$(mktemp -d)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 $PY - "$dir" <<'PY'
@@ -36,6 +37,10 @@ p = np.exp(s - s.max(-1, keepdims=True))
 ho = ((p @ h[2].astype(np.float32)) / p.sum(-1, keepdims=True)).astype(np.float16)
 for name, a in zip(["hq", "hk", "hv", "ho"], h + [ho]): save(name, a)
 bad = ho.copy(); bad[0, 3, 5] *= 1.5; save("hbad", bad)
+pad = np.ones((B, 1, 1, nk), dtype=np.int64); pad[0, ..., 5:] = 0; pad[1, ..., 6:] = 0
+save("pad", pad); save("pad32", pad.astype(np.int32)); pad[1, 0, 0, 2] = -1; save("padbad", pad)
+pad[1, 0, 0, 2] = 1
+save("po", attn(q, k4, v4, np.broadcast_to(pad.astype(bool), (B, Hq, nq, nk))))
 PY
 cd "$dir"
 echo "-- grouped-query: repeated heads pass, tiled heads fail"
@@ -56,6 +61,11 @@ $HMP verify --q hq.npy --k hk.npy --v hv.npy --out ho.npy --compute f16 --max-er
 $HMP verify --q hq.npy --k hk.npy --v hv.npy --out hbad.npy --compute f16 --max-err-scaled 8 > out.txt; echo "exit: $?"
 grep -E '^bound|^failing|^  \[0,3,5\]|FAIL' out.txt
 $HMP verify --q hq.npy --k hk.npy --v hv.npy --out ho.npy --max-err-scaled 8 --tol 1 2>&1 | head -1
+echo "-- padding masks"
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy --mask pad.npy | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy --mask pad32.npy | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy --mask padbad.npy; echo "exit: $?"
 echo "-- names and usage"
 $HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"

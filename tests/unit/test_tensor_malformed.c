@@ -615,3 +615,50 @@ Test(tensor, fuzz_readers)
     for (int i = 0; i < n_seeds; i++) free(seeds[i]);
     remove_dir(dir);
 }
+
+/* Integer masks of every width, in .npy and safetensors: 0/1 values read
+ * as booleans (little-endian, upper bytes zero); any other value (2, 256,
+ * -1) refused naming its index and value; integers refused outside masks. */
+Test(tensor, integer_masks)
+{
+    static const struct { const char *npy, *st; int w, sign; } types[] = {
+        { "'|i1'", "I8", 1, 1 }, { "'<i2'", "I16", 2, 1 }, { "'<i4'", "I32", 4, 1 }, { "'<i8'", "I64", 8, 1 },
+        { "'<u2'", "U16", 2, 0 }, { "'<u4'", "U32", 4, 0 }, { "'<u8'", "U64", 8, 0 },
+    };
+    tensor_read_options mask = { .allow_bool = 1 }, plain = { 0 };
+    char err[256], header[160];
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        int w = types[ti].w;
+        for (int bad = 0; bad < 3; bad++) {
+            unsigned char npy[512], st[512], data[8 * 4] = { 0 };
+            data[0 * w] = 1; data[2 * w] = 1; /* values 1, 0, 1, 0 */
+            if (bad == 1) data[3 * w] = 2;
+            if (bad == 2 && w > 1) data[3 * w + 1] = 1; /* 256 */
+            if (bad == 2 && w == 1) data[3 * w] = 0xff;  /* -1 */
+            snprintf(header, sizeof header, "{'descr': %s, 'fortran_order': False, 'shape': (4,), }", types[ti].npy);
+            size_t n = npy_bytes(npy, 1, header, 0);
+            memcpy(npy + n, data, 4 * (size_t)w);
+            n += 4 * (size_t)w;
+            tensor t;
+            tensor_init(&t);
+            int rc = read_npy(&t, npy, n, &mask, err, sizeof err);
+            if (!bad) {
+                cr_assert_eq(rc, 0, "%s: %s", types[ti].npy, err);
+                cr_assert(t.boolean);
+                cr_assert(t.data[0] == 1 && t.data[1] == 0 && t.data[2] == 1 && t.data[3] == 0, "%s", types[ti].npy);
+            } else {
+                cr_assert_neq(rc, 0, "%s: value %d accepted", types[ti].npy, bad);
+                cr_assert(strstr(err, "[3]") && strstr(err, bad == 1 ? "value 2 " : w == 1 ? "value -1 " : "value 256 "), "%s", err);
+            }
+            cr_assert_neq(read_npy(&t, npy, n, &plain, err, sizeof err), 0, "%s read outside a mask", types[ti].npy);
+            snprintf(header, sizeof header, "{\"m\":{\"dtype\":\"%s\",\"shape\":[4],\"data_offsets\":[0,%d]}}", types[ti].st, 4 * w);
+            size_t sn = st_bytes(st, header, 0);
+            memcpy(st + sn, data, 4 * (size_t)w);
+            sn += 4 * (size_t)w;
+            rc = read_st(&t, st, sn, "m", &mask, err, sizeof err);
+            cr_assert_eq(rc != 0, bad != 0, "%s: %s", types[ti].st, err);
+            if (!bad) cr_assert(t.data[0] == 1 && t.data[1] == 0 && t.data[2] == 1 && t.data[3] == 0);
+            tensor_clear(&t);
+        }
+    }
+}

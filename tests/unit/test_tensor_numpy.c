@@ -209,7 +209,7 @@ static const char numpy_bools[] =
     "a = (rng.random((4, 5)) < 0.5).astype(np.uint8); np.save('u1.npy', a); rec('u1.npy', a)\n"
     "np.save('u1_bad.npy', np.array([[0, 1], [1, 7]], dtype=np.uint8))\n"
     "np.save('b1_bad.npy', np.array([0, 1, 2, 1], dtype=np.uint8).view(bool).reshape(2, 2))\n"
-    "np.save('i1.npy', np.zeros(3, dtype=np.int8))\n"
+    "np.save('i8_bad.npy', np.array([0, 1, -1], dtype=np.int64))\n"
     "def st(name, tensors):\n"
     "    meta, data = {}, b''\n"
     "    for k, (dt, a) in tensors.items():\n"
@@ -223,7 +223,9 @@ static const char numpy_bools[] =
     "u = (rng.random((3, 2)) < 0.5).astype(np.uint8)\n"
     "st('masks.safetensors', {'m': ('BOOL', m), 'u': ('U8', u), 'bad': ('U8', np.array([1, 3], np.uint8)),\n"
     "                         'f': ('F32', np.ones(2, np.float32))})\n"
-    "rec('m', m); rec('u', u)\n";
+    "rec('m', m); rec('u', u)\n"
+    "a = (rng.random((3, 4)) < 0.5).astype(np.int64); np.save('i8.npy', a); rec('i8.npy', a)\n"
+    "a = (rng.random((2, 1, 1, 5)) < 0.5).astype(np.int32); np.save('i4.npy', a); rec('i4.npy', a)\n";
 
 Test(tensor, bool_masks_from_numpy)
 {
@@ -234,7 +236,7 @@ Test(tensor, bool_masks_from_numpy)
     static record recs[20];
     snprintf(path, sizeof path, "%s/values.txt", dir);
     size_t n = read_records(path, recs, 20);
-    cr_assert_eq(n, 9);
+    cr_assert_eq(n, 11);
     tensor_read_options masks = {.allow_bool = 1};
     for (size_t i = 0; i < n; i++) {
         tensor t;
@@ -256,7 +258,7 @@ Test(tensor, bool_masks_from_numpy)
     } refused[] = {
         {"u1_bad.npy", NULL, "value 7 at [1,1] of a '|u1' array: a mask holds only 0 and 1"},
         {"b1_bad.npy", NULL, "value 2 at [1,0] of a '|b1' array: a mask holds only 0 and 1"},
-        {"i1.npy", NULL, "dtype '|i1' is not supported"},
+        {"i8_bad.npy", NULL, "value -1 at [2] of a '<i8' array: a mask holds only 0 and 1"},
         {"masks.safetensors", "bad", "value 3 at [1] of tensor 'bad' (U8): a mask holds only 0 and 1"},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
@@ -352,8 +354,8 @@ Test(tensor, bool_malformed)
         cr_assert(strstr(err, "data too short: shape (2, 3)"), "%s", err);
         cr_assert_eq(t.count, 6, "unchanged on failure");
     }
-    /* wider or other 1-byte types stay refused */
-    static const char *other[] = {"|b2", "|i1", ">b1", "|u2"};
+    /* other types stay refused: wider booleans, big-endian, complex */
+    static const char *other[] = {"|b2", ">b1", ">i8", "<c8"};
     for (int i = 0; i < 4; i++) {
         char header[128];
         snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (2,), }", other[i]);
@@ -373,8 +375,8 @@ Test(tensor, bool_malformed)
     len = st_bytes(buf, "{\"m\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
     cr_assert_eq(read_st(&t, buf, len, NULL, NULL, err, sizeof err), -1);
     cr_assert(strstr(err, "tensor 'm' has dtype \"BOOL\", which is not supported"), "%s", err);
-    len = st_bytes(buf, "{\"m\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
+    len = st_bytes(buf, "{\"m\":{\"dtype\":\"F8_E5M2\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
     cr_assert_eq(read_st(&t, buf, len, NULL, &masks, err, sizeof err), -1);
-    cr_assert(strstr(err, "has dtype \"I8\""), "%s", err);
+    cr_assert(strstr(err, "has dtype \"F8_E5M2\""), "%s", err);
     tensor_clear(&t);
 }

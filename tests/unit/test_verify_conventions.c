@@ -8,6 +8,7 @@
 #include "attention/attn.h"
 #include "attention/verify.h"
 #include "core/fpfmt.h"
+#include "core/strbuf.h"
 #include "io/layout.h"
 #include "io/tensor.h"
 #include "tests/lib/testlib.h"
@@ -189,5 +190,51 @@ Test(verify_conventions, format_names)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fp_format f;
         cr_assert_eq(fp_format_from_name(&f, bad[i]), -1, "'%s'", bad[i]);
+    }
+}
+
+/* A (batch, 1, 1, n_k) padding mask becomes one n_q x n_k matrix per
+ * problem whose rows are all the batch's row; (n_q = 1) masks of other ranks
+ * the same; any value read from an integer mask counts as 0 or 1. */
+Test(verify_conventions, padding_masks_broadcast)
+{
+    test_rng r = { 9 };
+    for (int it = 0; it < 20; it++) {
+        size_t B = 1 + (size_t)test_randn(&r, 3), H = 1 + (size_t)test_randn(&r, 3), nq = 1 + (size_t)test_randn(&r, 6);
+        size_t nk = 1 + (size_t)test_randn(&r, 6);
+        tensor q, m;
+        tensor_init(&q);
+        tensor_init(&m);
+        q.ndim = 4; q.shape[0] = B; q.shape[1] = H; q.shape[2] = nq; q.shape[3] = 2;
+        q.count = B * H * nq * 2;
+        int rank = 2 + test_randn(&r, 3); /* (1, n_k), (B or 1, 1, n_k) ... */
+        m.ndim = rank;
+        m.boolean = 1;
+        size_t mb = rank == 4 ? B : 1;
+        for (int a = 0; a < rank; a++) m.shape[a] = 1;
+        if (rank == 4) m.shape[0] = B;
+        m.shape[rank - 1] = nk;
+        m.count = mb * nk;
+        m.data = malloc(m.count * sizeof *m.data);
+        for (size_t x = 0; x < m.count; x++) m.data[x] = test_randn(&r, 4) != 0;
+        verify_problem p;
+        verify_problem_init(&p);
+        p.count = B * H; p.heads = H; p.n_q = nq; p.n_k = nk; p.d = 2; p.d_v = 2;
+        unsigned char *mask = NULL;
+        size_t count = 0;
+        strbuf msg;
+        strbuf_init(&msg);
+        cr_assert_eq(layout_mask(&mask, &count, &m, &q, &p, "m.npy", &msg), 0, "%s", strbuf_str(&msg));
+        for (size_t b = 0; b < B * H; b++) {
+            const unsigned char *mat = mask + (b % count) * nq * nk;
+            size_t row = rank == 4 ? b / H : 0;
+            for (size_t i = 0; i < nq; i++)
+                for (size_t j = 0; j < nk; j++)
+                    cr_assert_eq(mat[i * nk + j], m.data[row * nk + j] == 1, "case %d (%zu,%zu,%zu)", it, b, i, j);
+        }
+        free(mask);
+        strbuf_clear(&msg);
+        verify_problem_clear(&p);
+        tensor_clear(&m);
     }
 }
