@@ -889,7 +889,7 @@ Test(report, cli_per_head_masks)
     char want[512];
     snprintf(want, sizeof want,
              "hmp verify: error: %s/three.npy: the mask is (3, 12, 12); expected (n_q, n_k) = (12, 12) or (heads, n_q, "
-             "n_k) = (2, 12, 12); a leading 1 broadcasts\n",
+             "n_k) = (2, 12, 12); a leading 1 broadcasts, and n_q = 1 gives every query the same row\n",
              dir);
     cr_assert_str_eq(err, want);
     free(out), free(err);
