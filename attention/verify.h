@@ -27,6 +27,12 @@ typedef struct verify_problem {
     int causal;               /* ATTN_CAUSAL_*: key j seen by query i iff
                                  j <= i + n_k - n_q (bottom-right) or j <= i
                                  (top-left) */
+    int window;               /* a sliding window (FlashAttention's window_size): */
+    int64_t window_left, window_right; /* key j seen by query i iff i + off - left
+                                 <= j <= i + off + right, off = n_k - n_q
+                                 (bottom-right) or 0 (window_top_left); -1:
+                                 unbounded on that side */
+    int window_top_left;
     int scale_auto;           /* scale = 1/sqrt(d), exactly */
     fmpq_t scale;             /* otherwise this rational */
     fp_format out_format;     /* the format o was stored in: ulps and u */

@@ -141,7 +141,7 @@ static size_t block_row_weights(block_work *bw, size_t ii, const verify_problem 
     size_t n_vis = 0;
     const unsigned char *mk = vf_mask_of(p, b);
     for (size_t j = 0; j < nk; j++) {
-        if (!attn_key_visible(i, j, p->n_q, nk, p->causal, mk)) { s[j] = -INFINITY; continue; }
+        if (!vf_key_visible(p, mk, i, j)) { s[j] = -INFINITY; continue; }
         n_vis++;
         double sj = s[j] * sc;
         double ec = 1.01 * gdc * a[j] * fabs(sc); /* what a kernel in the compute precision may get wrong */
@@ -316,7 +316,7 @@ void vf_row_dd(entry_state *st, const verify_problem *p, const prob_work *pwk, s
     for (size_t j = 0; j < j8; j += DOT2_KEYS) dot2_keys(w->s + j, q, k + j * d, d);
     for (size_t j = j8; j < nk; j++) w->s[j] = dot2(q, k + j * d, 1, d);
     for (size_t j = 0; j < nk; j++) {
-        if (!attn_key_visible(i, j, p->n_q, nk, p->causal, mk)) { w->pw[j] = 0; continue; }
+        if (!vf_key_visible(p, mk, i, j)) { w->pw[j] = 0; continue; }
         n_vis++;
         double dot = w->s[j], sj = dot * sc;
         /* the Dot2 bound, the scale's and the product's roundings, underflow */

@@ -28,9 +28,20 @@ static inline size_t vf_kv(const verify_problem *p, size_t b)
     return (b / p->heads) * p->kv_heads + (b % p->heads) / (p->heads / p->kv_heads);
 }
 
+/* Key j is seen by query i of a problem whose mask matrix is mk: the mask,
+ * the causal mask, the sliding window. */
+static inline int vf_key_visible(const verify_problem *p, const unsigned char *mk, size_t i, size_t j)
+{
+    if (!attn_key_visible(i, j, p->n_q, p->n_k, p->causal, mk)) return 0;
+    if (!p->window) return 1;
+    int64_t off = p->window_top_left ? 0 : (int64_t)p->n_k - (int64_t)p->n_q, c = (int64_t)i + off, jj = (int64_t)j;
+    if (p->window_left >= 0 && jj < c - p->window_left) return 0;
+    return !(p->window_right >= 0 && jj > c + p->window_right);
+}
+
 static inline int vf_visible(const verify_problem *p, size_t b, size_t i, size_t j)
 {
-    return attn_key_visible(i, j, p->n_q, p->n_k, p->causal, vf_mask_of(p, b));
+    return vf_key_visible(p, vf_mask_of(p, b), i, j);
 }
 
 /* ulp(x) = 2^(e - prec + 1), e = floor(log2 |x|) clamped at the format's

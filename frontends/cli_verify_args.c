@@ -12,7 +12,8 @@
 
 static const char verify_usage[] =
     "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal]\n"
-    "                  [--causal-align bottom-right|top-left] [--mask M] [--layout bhnd|bnhd]\n"
+    "                  [--causal-align bottom-right|top-left] [--window L,R] [--mask M]\n"
+    "                  [--layout bhnd|bnhd]\n"
     "                  [--dtype F] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
     "                  [--tile T] [--tol T | --max-err-scaled T] [--json] [--report DIR]\n";
 
@@ -47,7 +48,11 @@ void cli_verify_help(FILE *out)
           "  --causal-align A where the causal mask starts when n_q != n_k:\n"
           "                   bottom-right (default; FlashAttention: the last query\n"
           "                   sees every key) or top-left (PyTorch's is_causal:\n"
-          "                   j <= i)\n"
+          "                   j <= i); it aligns --window too\n"
+          "  --window L,R     a sliding window, FlashAttention's window_size: query i\n"
+          "                   sees keys i + n_k - n_q - L <= j <= i + n_k - n_q + R\n"
+          "                   (bottom-right; i - L <= j <= i + R top-left); -1 leaves\n"
+          "                   a side unbounded (--window 255,0: a causal window of 256)\n"
           "  --mask M         1 = attend, 0 = masked (bool, any integer type, or float),\n"
           "                   or an additive mask (0 = attend, -inf = masked): one\n"
           "                   (n_q, n_k) matrix for every problem, (heads, n_q, n_k) one\n"
@@ -144,6 +149,15 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
             args->tol = has ? strtod(argv[i + 1], &end) : 0;
             if (!has || *end || !(args->tol > 0) || !isfinite(args->tol)) status = verify_usage_error(err, "--tol needs a positive number, got", has ? argv[i + 1] : "");
             i++;
+        } else if (strcmp(a, "--window") == 0) {
+            char *end = NULL, *end2 = NULL;
+            const char *w = has ? argv[i + 1] : "";
+            long long l = strtoll(w, &end, 10), r = 0;
+            int ok = has && end != w && *end == ',' && (r = strtoll(end + 1, &end2, 10), end2 != end + 1 && *end2 == '\0') &&
+                     l >= -1 && r >= -1;
+            if (!ok) status = verify_usage_error(err, "--window needs L,R, two integers >= -1 (-1: unbounded), got", w);
+            else { args->window = 1; args->window_left = l; args->window_right = r; }
+            i++;
         } else if (strcmp(a, "--max-err-scaled") == 0) {
             char *end;
             args->max_err_scaled = has ? strtod(argv[i + 1], &end) : 0;
@@ -185,6 +199,10 @@ int cli_verify_options(verify_problem *p, const cli_verify_args *a, FILE *err)
             return verify_usage_error(err, "--scale needs a number or auto, got", a->scale_text);
     }
     p->causal = !a->causal ? ATTN_CAUSAL_NONE : a->top_left ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_BOTTOM_RIGHT;
+    p->window = a->window;
+    p->window_left = a->window_left;
+    p->window_right = a->window_right;
+    p->window_top_left = a->top_left;
     p->tol = a->tol;
     p->max_err_scaled = a->max_err_scaled;
     p->bound_naive = a->bound_naive;

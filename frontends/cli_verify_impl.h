@@ -27,6 +27,8 @@ typedef struct cli_verify_args {
     fp_format dtype;
     int bnhd;                   /* --layout bnhd: (batch, n, heads, d) */
     int top_left;               /* --causal-align top-left */
+    int window;                 /* --window L,R */
+    long long window_left, window_right;
     int help;                   /* --help was given (and printed) */
 } cli_verify_args;
 

@@ -6,7 +6,8 @@
 # alignment fails), --dtype names and mismatches, --option=value; an
 # infinite a-priori bound (f16 compute) is refused, not a PASS, and
 # --max-err-scaled judges instead (a planted error fails it); int64
-# (batch, 1, 1, n_k) padding masks, and a mask value that is not 0 or 1.
+# (batch, 1, 1, n_k) padding masks, and a mask value that is not 0 or 1; a
+# sliding window (--window 2,0, FlashAttention's window_size).
 dir=$(mktemp -d)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 $PY - "$dir" <<'PY'
@@ -41,6 +42,7 @@ pad = np.ones((B, 1, 1, nk), dtype=np.int64); pad[0, ..., 5:] = 0; pad[1, ..., 6
 save("pad", pad); save("pad32", pad.astype(np.int32)); pad[1, 0, 0, 2] = -1; save("padbad", pad)
 pad[1, 0, 0, 2] = 1
 save("po", attn(q, k4, v4, np.broadcast_to(pad.astype(bool), (B, Hq, nq, nk))))
+save("wo", attn(q, k4, v4, (j >= i + nk - nq - 2) & (j <= i + nk - nq)))
 PY
 cd "$dir"
 echo "-- grouped-query: repeated heads pass, tiled heads fail"
@@ -66,6 +68,11 @@ $HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy --mask pad.npy | tail 
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy --mask pad32.npy | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out po.npy --mask padbad.npy; echo "exit: $?"
+echo "-- sliding window"
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --window 2,0 | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --causal | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --window 2,0 --causal-align top-left | tail -1
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --window 2 2>&1 | head -1
 echo "-- names and usage"
 $HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"

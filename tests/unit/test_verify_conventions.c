@@ -238,3 +238,48 @@ Test(verify_conventions, padding_masks_broadcast)
         tensor_clear(&m);
     }
 }
+
+/* A sliding window (FlashAttention's window_size, both alignments, with and
+ * without a causal mask, sides unbounded by -1) gives the same report as the
+ * explicit mask of the keys it lets each query see. */
+Test(verify_conventions, window_equals_mask)
+{
+    test_rng r = { 123 };
+    for (int it = 0; it < 40 * test_multiplier(); it++) {
+        size_t nq = 1 + (size_t)test_randn(&r, 10), nk = 1 + (size_t)test_randn(&r, 10), d = 1 + (size_t)test_randn(&r, 4);
+        size_t dv = 1 + (size_t)test_randn(&r, 3);
+        int top_left = test_randn(&r, 2), causal = test_randn(&r, 3) == 0;
+        int64_t left = test_randn(&r, 5) - 1, right = test_randn(&r, 5) - 1;
+        double *q = random_array(&r, nq * d, FP_F32), *k = random_array(&r, nk * d, FP_F32);
+        double *v = random_array(&r, nk * dv, FP_F32), *o = random_array(&r, nq * dv, FP_F32);
+        unsigned char *mask = malloc(nq * nk);
+        int64_t off = top_left ? 0 : (int64_t)nk - (int64_t)nq;
+        for (size_t i = 0; i < nq; i++)
+            for (size_t j = 0; j < nk; j++) {
+                int64_t c = (int64_t)i + off, jj = (int64_t)j;
+                int vis = (left < 0 || jj >= c - left) && (right < 0 || jj <= c + right);
+                if (causal) vis = vis && jj <= c;
+                mask[i * nk + j] = (unsigned char)vis;
+            }
+        verify_problem a, b;
+        verify_problem_init(&a);
+        a.count = 1; a.n_q = nq; a.n_k = nk; a.d = d; a.d_v = dv;
+        a.q = q; a.k = k; a.v = v; a.o = o;
+        a.causal = !causal ? ATTN_CAUSAL_NONE : top_left ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_BOTTOM_RIGHT;
+        a.window = 1; a.window_left = left; a.window_right = right; a.window_top_left = top_left;
+        verify_problem_init(&b);
+        b.count = 1; b.n_q = nq; b.n_k = nk; b.d = d; b.d_v = dv;
+        b.q = q; b.k = k; b.v = v; b.o = o;
+        b.mask = mask;
+        verify_report ra, rb;
+        char err[128];
+        cr_assert_eq(verify_run(&ra, &a, NULL, NULL, err, sizeof err), 0);
+        cr_assert_eq(verify_run(&rb, &b, NULL, NULL, err, sizeof err), 0);
+        same_reports(&ra, &rb, nq * dv, it);
+        verify_report_clear(&ra);
+        verify_report_clear(&rb);
+        verify_problem_clear(&a);
+        verify_problem_clear(&b);
+        free(q); free(k); free(v); free(o); free(mask);
+    }
+}
