@@ -70,11 +70,56 @@ static void put_index(strbuf *b, size_t flat, int json, const void *ctx)
     strbuf_putc(b, ']');
 }
 
+/* The shape of t as its file has it, as a JSON list. */
+static void put_shape(strbuf *b, const tensor *t, int bnhd)
+{
+    size_t shape[TENSOR_MAX_DIMS];
+    for (int a = 0; a < t->ndim; a++) shape[a] = t->shape[a];
+    if (bnhd && t->ndim >= 3) {
+        shape[t->ndim - 3] = t->shape[t->ndim - 2];
+        shape[t->ndim - 2] = t->shape[t->ndim - 3];
+    }
+    strbuf_putc(b, '[');
+    for (int a = 0; a < t->ndim; a++) strbuf_printf(b, a ? ", %zu" : "%zu", shape[a]);
+    strbuf_putc(b, ']');
+}
+
+/* What the run assumed of the kernel, as one JSON object. */
+static void put_settings(strbuf *b, const verify_problem *p, const tensor t[4], const cli_verify_args *a)
+{
+    static const char *const names[4] = { "q", "k", "v", "out" };
+    strbuf_puts(b, "  \"settings\": {\"shapes\": {");
+    for (int f = 0; f < 4; f++) {
+        strbuf_printf(b, "%s\"%s\": ", f ? ", " : "", names[f]);
+        put_shape(b, &t[f], a->bnhd);
+    }
+    strbuf_printf(b, "}, \"layout\": \"%s\", \"heads\": %zu, \"kv_heads\": %zu, \"scale\": ", a->bnhd ? "bnhd" : "bhnd",
+                  p->heads ? p->heads : 1, p->kv_heads ? p->kv_heads : 1);
+    strbuf_json_string(b, a->scale_text);
+    strbuf_printf(b, ", \"causal\": %s, \"causal_align\": \"%s\", \"window\": ", a->causal ? "true" : "false",
+                  a->top_left ? "top-left" : "bottom-right");
+    if (a->window) strbuf_printf(b, "[%lld, %lld]", a->window_left, a->window_right);
+    else strbuf_puts(b, "null");
+    strbuf_puts(b, ", \"mask\": ");
+    if (a->mask_file) strbuf_json_string(b, a->mask_file);
+    else strbuf_puts(b, "null");
+    strbuf_printf(b, ", \"formats\": {");
+    for (int f = 0; f < 4; f++) strbuf_printf(b, "%s\"%s\": \"%s\"", f ? ", " : "", names[f], fp_info(t[f].dtype)->name);
+    strbuf_printf(b, "}, \"compute\": \"%s\", \"kernel\": \"%s\", \"tile\": ", fp_info(p->compute)->name,
+                  p->bound_naive ? "naive" : p->bound_tile ? "flash" : "any");
+    if (p->bound_tile) strbuf_printf(b, "%zu", p->bound_tile);
+    else strbuf_puts(b, "null");
+    strbuf_printf(b, ", \"verdict\": \"%s\"},\n",
+                  p->tol > 0 ? "tol" : p->max_err_scaled > 0 ? "max-err-scaled" : "a priori");
+}
+
 /* The report as one JSON object (--json, and report.json of --report). */
-static void put_json(strbuf *b, const verify_report *r, const verify_problem *p, const summary_style *s)
+static void put_json(strbuf *b, const verify_report *r, const verify_problem *p, const tensor t[4],
+                     const cli_verify_args *a, const summary_style *s)
 {
     strbuf_printf(b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r->entries,
                   fp_info(p->out_format)->name, fp_info(p->compute)->name);
+    put_settings(b, p, t, a);
     summary_json(b, r, s);
     summary_json_end(b, r);
 }
@@ -94,16 +139,17 @@ static void put_text(strbuf *b, const verify_report *r, const verify_problem *p,
 }
 
 /* Prints the report of a run and writes --report DIR: the exit status. */
-static int print_report(const verify_report *r, const verify_problem *p, const tensor *o, const cli_verify_args *a,
+static int print_report(const verify_report *r, const verify_problem *p, const tensor t[4], const cli_verify_args *a,
                         FILE *out, FILE *err)
 {
+    const tensor *o = &t[3];
     index_ctx ic = { .o = o, .bnhd = a->bnhd };
     summary_style style = { .put_index = put_index, .ctx = &ic, .tol = p->tol > 0,
                             .max_err_scaled = p->max_err_scaled > 0, .mark_over = 0 };
     strbuf b, js;
     strbuf_init(&b);
     strbuf_init(&js);
-    if (a->json || a->report_dir) put_json(&js, r, p, &style);
+    if (a->json || a->report_dir) put_json(&js, r, p, t, a, &style);
     if (a->json) strbuf_putn(&b, strbuf_str(&js), js.len);
     else put_text(&b, r, p, &style);
     int status = cli_write(out, err, &b);
@@ -228,7 +274,7 @@ int cli_verify(int argc, char **argv, FILE *out, FILE *err)
                     rc == VERIFY_NO_BOUND ? "; judge with --tol T or --max-err-scaled T" : "");
             status = CLI_EXIT_INPUT;
         } else {
-            status = print_report(&r, &p, &t[3], &a, out, err);
+            status = print_report(&r, &p, t, &a, out, err);
             verify_report_clear(&r);
         }
     }

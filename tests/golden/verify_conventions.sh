@@ -50,7 +50,7 @@ $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go_tiled.npy > out.txt; echo "exit: $?"
 grep -E '^bound|^FAIL' out.txt
 echo "-- FlashAttention's layout"
-$HMP verify --q fq.npy --k fk.npy --v fv.npy --out fo.npy --layout bnhd --json | grep -E '"entries"|"pass"'
+$HMP verify --q fq.npy --k fk.npy --v fv.npy --out fo.npy --layout bnhd --json | grep -E '"entries"|"settings"|"pass"'
 $HMP verify --q fq.npy --k fk.npy --v fv.npy --out fo.npy; echo "exit: $?"
 echo "-- causal alignment, n_q = 5 < n_k = 7"
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy --causal --causal-align top-left | tail -1
