@@ -9,6 +9,8 @@
 
 #include "core/strbuf.h"
 #include "core/mem.h"
+#include "attention/attn.h"
+#include "attention/convention.h"
 #include "attention/summary.h"
 #include "attention/verify.h"
 #include "io/layout.h"
@@ -113,19 +115,70 @@ static void put_settings(strbuf *b, const verify_problem *p, const tensor t[4], 
                   p->tol > 0 ? "tol" : p->max_err_scaled > 0 ? "max-err-scaled" : "a priori");
 }
 
+/* The conventions under which a failing run's problem passes. */
+typedef struct hints {
+    unsigned char fixes[CONVENTION_COUNT_];
+    size_t n, problem;
+} hints;
+
+/* What the user would change for fix f, in the words of the command line. */
+static const char *fix_text(convention_fix f, const verify_problem *p)
+{
+    switch (f) {
+    case CONVENTION_CAUSAL_ON: return "--causal";
+    case CONVENTION_CAUSAL_TOP_LEFT: return "--causal --causal-align top-left";
+    case CONVENTION_CAUSAL_OFF: return "no --causal";
+    case CONVENTION_ALIGN_OTHER:
+        return p->causal == ATTN_CAUSAL_TOP_LEFT ? "--causal-align bottom-right" : "--causal-align top-left";
+    case CONVENTION_SCALE_ONE: return "--scale 1";
+    case CONVENTION_SCALE_AUTO: return "--scale auto";
+    case CONVENTION_KV_SWAPPED: return "--k and --v swapped";
+    case CONVENTION_GQA_TILED:
+        return "K and V heads read tiled (query head h on KV head h % kv_heads; hmp reads them repeated, as "
+               "repeat_interleave and FlashAttention do)";
+    default: return "?";
+    }
+}
+
+/* The failing problem tried, as [batch,head] of the files. */
+static void put_problem(strbuf *b, const verify_problem *p, size_t problem)
+{
+    size_t heads = p->heads ? p->heads : 1;
+    if (p->count == heads) strbuf_printf(b, "head %zu", problem);
+    else strbuf_printf(b, "problem [%zu,%zu]", problem / heads, problem % heads);
+}
+
+static void put_hints_text(strbuf *b, const hints *h, const verify_problem *p)
+{
+    for (int f = 0; f < CONVENTION_COUNT_; f++) {
+        if (!h->fixes[f]) continue;
+        strbuf_printf(b, "hint: it passes with %s (tried on ", fix_text((convention_fix)f, p));
+        put_problem(b, p, h->problem);
+        strbuf_puts(b, ")\n");
+    }
+}
+
 /* The report as one JSON object (--json, and report.json of --report). */
 static void put_json(strbuf *b, const verify_report *r, const verify_problem *p, const tensor t[4],
-                     const cli_verify_args *a, const summary_style *s)
+                     const cli_verify_args *a, const summary_style *s, const hints *h)
 {
     strbuf_printf(b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r->entries,
                   fp_info(p->out_format)->name, fp_info(p->compute)->name);
     put_settings(b, p, t, a);
     summary_json(b, r, s);
+    strbuf_puts(b, ",\n  \"hints\": [");
+    size_t k = 0;
+    for (int f = 0; f < CONVENTION_COUNT_; f++) {
+        if (!h->fixes[f]) continue;
+        strbuf_puts(b, k++ ? ", " : "");
+        strbuf_json_string(b, fix_text((convention_fix)f, p));
+    }
+    strbuf_puts(b, "]");
     summary_json_end(b, r);
 }
 
 /* The report as text. */
-static void put_text(strbuf *b, const verify_report *r, const verify_problem *p, const summary_style *s)
+static void put_text(strbuf *b, const verify_report *r, const verify_problem *p, const summary_style *s, const hints *h)
 {
     char note[128];
     if (p->tol > 0 || p->max_err_scaled > 0)
@@ -135,6 +188,7 @@ static void put_text(strbuf *b, const verify_report *r, const verify_problem *p,
         snprintf(note, sizeof note, "%s output, bound for %s compute, %s", fp_info(p->out_format)->name,
                  fp_info(p->compute)->name, p->bound_naive ? "naive kernel" : p->bound_tile ? "flash kernel" : "any kernel");
     summary_text(b, r, note, s);
+    put_hints_text(b, h, p);
     summary_verdict(b, r);
 }
 
@@ -146,12 +200,15 @@ static int print_report(const verify_report *r, const verify_problem *p, const t
     index_ctx ic = { .o = o, .bnhd = a->bnhd };
     summary_style style = { .put_index = put_index, .ctx = &ic, .tol = p->tol > 0,
                             .max_err_scaled = p->max_err_scaled > 0, .mark_over = 0 };
+    hints h;
+    memset(&h, 0, sizeof h);
+    if (convention_worth_trying(r)) h.n = convention_diagnose(h.fixes, &h.problem, p, r);
     strbuf b, js;
     strbuf_init(&b);
     strbuf_init(&js);
-    if (a->json || a->report_dir) put_json(&js, r, p, t, a, &style);
+    if (a->json || a->report_dir) put_json(&js, r, p, t, a, &style, &h);
     if (a->json) strbuf_putn(&b, strbuf_str(&js), js.len);
-    else put_text(&b, r, p, &style);
+    else put_text(&b, r, p, &style, &h);
     int status = cli_write(out, err, &b);
     if (status == CLI_EXIT_OK && a->report_dir) {
         report_input in = { .r = r, .count = p->count, .n_q = p->n_q, .d_v = p->d_v, .lead_dims = o->ndim - 2,

@@ -7,7 +7,8 @@
 # infinite a-priori bound (f16 compute) is refused, not a PASS, and
 # --max-err-scaled judges instead (a planted error fails it); int64
 # (batch, 1, 1, n_k) padding masks, and a mask value that is not 0 or 1; a
-# sliding window (--window 2,0, FlashAttention's window_size).
+# sliding window (--window 2,0, FlashAttention's window_size); hints when a
+# run fails on many entries and one convention explains it.
 dir=$(mktemp -d)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 $PY - "$dir" <<'PY'
@@ -43,6 +44,7 @@ save("pad", pad); save("pad32", pad.astype(np.int32)); pad[1, 0, 0, 2] = -1; sav
 pad[1, 0, 0, 2] = 1
 save("po", attn(q, k4, v4, np.broadcast_to(pad.astype(bool), (B, Hq, nq, nk))))
 save("wo", attn(q, k4, v4, (j >= i + nk - nq - 2) & (j <= i + nk - nq)))
+save("rnd", rng.standard_normal((B, Hq, nq, D)).astype(np.float32))
 PY
 cd "$dir"
 echo "-- grouped-query: repeated heads pass, tiled heads fail"
@@ -73,6 +75,13 @@ $HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --window 2,0 | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --causal | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --window 2,0 --causal-align top-left | tail -1
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out wo.npy --window 2 2>&1 | head -1
+echo "-- hints"
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy | grep -E '^hint|PASS|FAIL'
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out tl.npy --causal | grep -E '^hint|PASS|FAIL'
+$HMP verify --q gq.npy --k v4.npy --v k4.npy --out br.npy --causal | grep -E '^hint|PASS|FAIL'
+$HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal --scale 1 --json | grep -E '"hints"|"pass"'
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go_tiled.npy | grep -E '^hint|PASS|FAIL'
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out rnd.npy | grep -E '^hint|PASS|FAIL' # no convention explains noise
 echo "-- names and usage"
 $HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "attention/attn.h"
+#include "attention/convention.h"
 #include "attention/verify.h"
 #include "core/fpfmt.h"
 #include "core/strbuf.h"
@@ -281,5 +282,61 @@ Test(verify_conventions, window_equals_mask)
         verify_problem_clear(&a);
         verify_problem_clear(&b);
         free(q); free(k); free(v); free(o); free(mask);
+    }
+}
+
+/* The diagnosis of a failing run: an output made by the reference kernel
+ * under one convention, verified under another, is explained by the fix
+ * that turns the second into the first; noise is explained by none. */
+Test(verify_conventions, diagnosis_names_the_convention)
+{
+    test_rng r = { 4242 };
+    for (int it = 0; it < 28 * test_multiplier(); it++) {
+        convention_fix want = (convention_fix)(it % 7); /* CONVENTION_GQA_TILED included, not KV noise */
+        int noise = it % 8 == 7;
+        size_t nq = 6 + (size_t)test_randn(&r, 6), nk = nq + 1 + (size_t)test_randn(&r, 4), d = 4, dv = 4;
+        size_t heads = want == CONVENTION_GQA_TILED ? 4 : 1, kvh = want == CONVENTION_GQA_TILED ? 2 : 1;
+        double *q = random_array(&r, heads * nq * d, FP_F32), *k = random_array(&r, kvh * nk * d, FP_F32);
+        double *v = random_array(&r, kvh * nk * dv, FP_F32), *o = malloc(heads * nq * dv * sizeof *o);
+        /* the kernel's convention, and what verify is told */
+        int kcausal = ATTN_CAUSAL_NONE, vcausal = ATTN_CAUSAL_NONE, kscale_one = 0, vscale_one = 0, swap = 0, tiled = 0;
+        switch (want) {
+        case CONVENTION_CAUSAL_ON: kcausal = ATTN_CAUSAL_BOTTOM_RIGHT; break;
+        case CONVENTION_CAUSAL_TOP_LEFT: kcausal = ATTN_CAUSAL_TOP_LEFT; break;
+        case CONVENTION_CAUSAL_OFF: vcausal = ATTN_CAUSAL_BOTTOM_RIGHT; break;
+        case CONVENTION_ALIGN_OTHER: kcausal = ATTN_CAUSAL_TOP_LEFT; vcausal = ATTN_CAUSAL_BOTTOM_RIGHT; break;
+        case CONVENTION_SCALE_ONE: kscale_one = 1; break;
+        case CONVENTION_SCALE_AUTO: vscale_one = 1; break;
+        case CONVENTION_KV_SWAPPED: swap = 1; break;
+        default: tiled = 1; break;
+        }
+        for (size_t h = 0; h < heads; h++) {
+            size_t kv = tiled ? h % kvh : h / (heads / kvh);
+            attn_params ap = { .n_q = nq, .n_k = nk, .d = d, .d_v = dv, .scale = kscale_one ? 1 : 0.5, .causal = kcausal,
+                               .kind = ATTN_NAIVE, .compute = FP_F64, .storage = FP_F32 };
+            const double *kk = k + kv * nk * d, *vv = v + kv * nk * dv;
+            cr_assert_eq(attn_run(o + h * nq * dv, q + h * nq * d, swap ? vv : kk, swap ? kk : vv, &ap), 0);
+        }
+        if (noise) for (size_t x = 0; x < heads * nq * dv; x++) o[x] = random_value(&r, FP_F32);
+        verify_problem p;
+        verify_problem_init(&p);
+        p.count = heads; p.heads = heads; p.kv_heads = kvh;
+        p.n_q = nq; p.n_k = nk; p.d = d; p.d_v = dv;
+        p.q = q; p.k = k; p.v = v; p.o = o;
+        p.causal = vcausal;
+        if (vscale_one) p.scale_auto = 0; /* scale 1; auto is 1/sqrt(4) = 0.5, the kernel's */
+        verify_report rep;
+        char err[128];
+        cr_assert_eq(verify_run(&rep, &p, NULL, NULL, err, sizeof err), 0);
+        cr_assert(convention_worth_trying(&rep), "case %d: %zu of %zu fail", it, rep.failing_count, rep.entries);
+        unsigned char fixes[CONVENTION_COUNT_];
+        size_t problem = 99;
+        size_t n = convention_diagnose(fixes, &problem, &p, &rep);
+        cr_assert_lt(problem, heads);
+        if (noise) cr_assert_eq(n, 0, "case %d: noise explained", it);
+        else cr_assert(fixes[want], "case %d: fix %d not found (%zu found)", it, (int)want, n);
+        verify_report_clear(&rep);
+        verify_problem_clear(&p);
+        free(q); free(k); free(v); free(o);
     }
 }

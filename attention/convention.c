@@ -1,0 +1,103 @@
+/* convention: the usual mistakes of convention tried on one failing problem
+ * of a verify run (docs/VERIFY.md, Hints). */
+#include "attention/convention.h"
+
+#include <string.h>
+
+#include "attention/attn.h"
+
+int convention_worth_trying(const verify_report *r)
+{
+    return !r->pass && r->entries > 0 && r->failing_count * 100 > r->entries;
+}
+
+/* Problem b of p alone, as the run saw it. */
+static void single_problem(verify_problem *s, const verify_problem *p, size_t b, size_t kv)
+{
+    *s = *p; /* the scale is shared read-only: s is never cleared */
+    s->count = 1;
+    s->heads = s->kv_heads = 0;
+    s->q = p->q + b * p->n_q * p->d;
+    s->k = p->k + kv * p->n_k * p->d;
+    s->v = p->v + kv * p->n_k * p->d_v;
+    s->o = p->o + b * p->n_q * p->d_v;
+    size_t mc = p->mask_count ? p->mask_count : 1;
+    s->mask = p->mask ? p->mask + (b % mc) * p->n_q * p->n_k : NULL;
+    s->mask_count = 1;
+}
+
+/* 1 when s passes. */
+static int passes(const verify_problem *s)
+{
+    verify_report r;
+    char err[256];
+    if (verify_run(&r, s, NULL, NULL, err, sizeof err) != 0) return 0;
+    int pass = r.pass;
+    verify_report_clear(&r);
+    return pass;
+}
+
+size_t convention_diagnose(unsigned char fixes[CONVENTION_COUNT_], size_t *problem, const verify_problem *p,
+                           const verify_report *r)
+{
+    memset(fixes, 0, CONVENTION_COUNT_);
+    if (!r->n_failing || !p->n_q || !p->d_v) return 0;
+    size_t b = r->failing[0].index / (p->n_q * p->d_v);
+    *problem = b;
+    size_t heads = p->heads ? p->heads : p->count, kvh = p->kv_heads ? p->kv_heads : heads;
+    size_t group = kvh && heads % kvh == 0 ? heads / kvh : 1;
+    size_t kv = (b / heads) * kvh + (b % heads) / group;
+    verify_problem base;
+    single_problem(&base, p, b, kv);
+    size_t found = 0;
+    for (int f = 0; f < CONVENTION_COUNT_; f++) {
+        verify_problem s = base;
+        switch ((convention_fix)f) {
+        case CONVENTION_CAUSAL_ON:
+            if (p->causal) continue;
+            s.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
+            break;
+        case CONVENTION_CAUSAL_TOP_LEFT:
+            if (p->causal || p->n_q == p->n_k) continue;
+            s.causal = ATTN_CAUSAL_TOP_LEFT;
+            break;
+        case CONVENTION_CAUSAL_OFF:
+            if (!p->causal) continue;
+            s.causal = ATTN_CAUSAL_NONE;
+            break;
+        case CONVENTION_ALIGN_OTHER:
+            if (!p->causal || p->n_q == p->n_k) continue;
+            s.causal = p->causal == ATTN_CAUSAL_TOP_LEFT ? ATTN_CAUSAL_BOTTOM_RIGHT : ATTN_CAUSAL_TOP_LEFT;
+            break;
+        case CONVENTION_SCALE_ONE:
+            if (!p->scale_auto) continue;
+            s.scale_auto = 0; /* p->scale is 1 unless given */
+            if (!fmpq_is_one(p->scale)) continue;
+            break;
+        case CONVENTION_SCALE_AUTO:
+            if (p->scale_auto || p->d == 0) continue;
+            s.scale_auto = 1;
+            break;
+        case CONVENTION_KV_SWAPPED:
+            if (p->d != p->d_v) continue;
+            s.k = base.v;
+            s.v = base.k;
+            break;
+        case CONVENTION_GQA_TILED:
+            if (kvh == heads || kvh == 0) continue;
+            {
+                size_t kt = (b / heads) * kvh + (b % heads) % kvh;
+                if (kt == kv) continue; /* the same key and value head: nothing to tell */
+                s.k = p->k + kt * p->n_k * p->d;
+                s.v = p->v + kt * p->n_k * p->d_v;
+            }
+            break;
+        default: continue;
+        }
+        if (passes(&s)) {
+            fixes[f] = 1;
+            found++;
+        }
+    }
+    return found;
+}
