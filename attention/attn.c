@@ -35,6 +35,7 @@ static int params_valid(const attn_params *p)
     if ((unsigned)p->storage >= (unsigned)FP_FORMAT_COUNT) return 0;
     if (p->kind != ATTN_NAIVE && p->kind != ATTN_FLASH) return 0;
     if (p->kind == ATTN_FLASH && p->tile == 0) return 0;
+    if (p->probs_rounded && (unsigned)p->probs >= (unsigned)FP_FORMAT_COUNT) return 0;
     if (p->n_q > SIZE_MAX - p->n_k) return 0; /* the causal test adds them */
     if (mul_overflows(p->n_q, p->d) || mul_overflows(p->n_k, p->d) || mul_overflows(p->n_k, p->d_v) ||
         mul_overflows(p->n_q, p->d_v) || mul_overflows(p->n_q, p->n_k))
@@ -96,7 +97,8 @@ static double round_to(double x, fp_format f) { return fp_bits_to_double(fp_roun
             if (s[j] == -INFINITY) continue;                                                       \
             real pj = EXP(s[j] - m);                                                               \
             l += pj;                                                                               \
-            for (size_t c = 0; c < dv; c++) o[c] += pj * v[j * dv + c];                            \
+            real pv = p->probs_rounded ? (real)round_to((double)pj, p->probs) : pj;                 \
+            for (size_t c = 0; c < dv; c++) o[c] += pv * v[j * dv + c];                            \
         }                                                                                          \
         for (size_t c = 0; c < dv; c++) o[c] = o[c] / l;                                           \
     }                                                                                              \
@@ -126,7 +128,8 @@ static double round_to(double x, fp_format f) { return fp_bits_to_double(fp_roun
                 if (s[j] == -INFINITY) continue;                                                   \
                 real pj = EXP(s[j] - m_new);                                                       \
                 tile_sum += pj;                                                                    \
-                for (size_t c = 0; c < dv; c++) tile_acc[c] += pj * v[j * dv + c];                 \
+                real pv = p->probs_rounded ? (real)round_to((double)pj, p->probs) : pj;             \
+                for (size_t c = 0; c < dv; c++) tile_acc[c] += pv * v[j * dv + c];                 \
             }                                                                                      \
             l = l * rescale + tile_sum;                                                            \
             for (size_t c = 0; c < dv; c++) acc[c] = acc[c] * rescale + tile_acc[c];               \
@@ -222,6 +225,10 @@ double attn_error_factor(const attn_params *p, double score_error)
      * sums off by (1 + theta_n), |theta_n| <= gamma_n: at most exp(C) - 1. */
     double C = 2 * tau + K * (log1p(ue) - log1p(-ue)) - log1p(-gamma_n(n_num, uc)) - log1p(-uc) -
                log1p(-gamma_n(n_den, uc));
+    /* P rounded before the product with V: each weight of the numerator off
+     * by one more factor 1 + e, |e| <= u_p (within the normal range of the
+     * probs format; below it the verifier adds an absolute allowance). */
+    if (p->probs_rounded) C -= log1p(-ldexp(1.0, -fp_info(p->probs)->prec));
     double E = (1 + us) * expm1(C);
     /* Each step above errs by a few ulps, and expm1 amplifies C's relative
      * error by at most 1 + C (< 710 where E is finite): 2^-36 covers both. */

@@ -25,6 +25,11 @@ typedef struct attn_params {
     size_t tile;              /* keys per tile (ATTN_FLASH), >= 1 */
     fp_format compute;        /* FP_F64 or FP_F32: the arithmetic */
     fp_format storage;        /* inputs and output rounded to this (RNE) */
+    int probs_rounded;        /* P = exp(s - m) rounded to probs (RNE) before the
+                                 product with V, the row sum taken unrounded:
+                                 FlashAttention's P cast for the tensor cores,
+                                 PyTorch's softmax(s).to(v.dtype) @ v */
+    fp_format probs;
 } attn_params;
 
 /* Key j is seen by query i: not masked (mask may be NULL; n_q x n_k, 0 =

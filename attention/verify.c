@@ -57,13 +57,17 @@ static double scale_double(const verify_problem *p, double *rel_err)
 
 /* The underflow allowance added to the a-priori bound (docs/VERIFY.md):
  * half the smallest subnormal of the output format (its final rounding
- * below the normal range), and for each key a smallest subnormal of the
- * compute format for its weight and one for its product with v. */
+ * below the normal range), for each key a smallest subnormal of the
+ * compute format for its weight and one for its product with v, and with
+ * P rounded, for each key a smallest subnormal of the probs format (half
+ * of it is the rounding error of a weight below its normal range, over a
+ * row sum l >= 1/2). */
 static double underflow_eta(const verify_problem *p, double vmax)
 {
     double s_out = ldexp(1.0, (int)fp_info(p->out_format)->emin - 1);
     double s_c = ldexp(1.0, (int)fp_info(p->compute)->emin - 1);
-    return 0.5 * s_out + 2.0 * (double)p->n_k * s_c * fmax(vmax, 1.0);
+    double s_p = p->probs_rounded ? ldexp(1.0, (int)fp_info(p->probs)->emin - 1) : 0;
+    return 0.5 * s_out + (2.0 * s_c + s_p) * (double)p->n_k * fmax(vmax, 1.0);
 }
 
 static void prob_work_init(prob_work *pk, const verify_problem *p)

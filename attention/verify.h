@@ -37,6 +37,8 @@ typedef struct verify_problem {
     fmpq_t scale;             /* otherwise this rational */
     fp_format out_format;     /* the format o was stored in: ulps and u */
     fp_format compute;        /* the precision the kernel computed in (bound) */
+    int probs_rounded;        /* P rounded to probs before P*V (attn_params) */
+    fp_format probs;
     int bound_naive;          /* the bound of the naive kernel, not flash */
     size_t bound_tile;        /* flash's key tile for the bound; 0 = any (tile 1,
                                  the largest bound of every kernel) */

@@ -27,6 +27,8 @@ static double row_allowed(const verify_problem *p, double score_error)
     ap.tile = p->bound_tile ? p->bound_tile : 1; /* tile 1: the most rescaling, covers every kernel */
     ap.compute = p->compute;
     ap.storage = p->out_format;
+    ap.probs_rounded = p->probs_rounded;
+    ap.probs = p->probs;
     double u = ldexp(1.0, -fp_info(p->out_format)->prec);
     return 1 + attn_error_factor(&ap, score_error) / u;
 }

@@ -107,7 +107,8 @@ static void put_settings(strbuf *b, const verify_problem *p, const tensor t[4], 
     else strbuf_puts(b, "null");
     strbuf_printf(b, ", \"formats\": {");
     for (int f = 0; f < 4; f++) strbuf_printf(b, "%s\"%s\": \"%s\"", f ? ", " : "", names[f], fp_info(t[f].dtype)->name);
-    strbuf_printf(b, "}, \"compute\": \"%s\", \"kernel\": \"%s\", \"tile\": ", fp_info(p->compute)->name,
+    strbuf_printf(b, "}, \"compute\": \"%s\", \"probs_dtype\": \"%s\", \"kernel\": \"%s\", \"tile\": ",
+                  fp_info(p->compute)->name, fp_info(p->probs_rounded ? p->probs : p->compute)->name,
                   p->bound_naive ? "naive" : p->bound_tile ? "flash" : "any");
     if (p->bound_tile) strbuf_printf(b, "%zu", p->bound_tile);
     else strbuf_puts(b, "null");
@@ -185,8 +186,10 @@ static void put_text(strbuf *b, const verify_report *r, const verify_problem *p,
         snprintf(note, sizeof note, "%s output, judged by %s", fp_info(p->out_format)->name,
                  p->tol > 0 ? "--tol" : "--max-err-scaled");
     else
-        snprintf(note, sizeof note, "%s output, bound for %s compute, %s", fp_info(p->out_format)->name,
-                 fp_info(p->compute)->name, p->bound_naive ? "naive kernel" : p->bound_tile ? "flash kernel" : "any kernel");
+        snprintf(note, sizeof note, "%s output, bound for %s compute%s%s, %s", fp_info(p->out_format)->name,
+                 fp_info(p->compute)->name, p->probs_rounded ? ", P in " : "",
+                 p->probs_rounded ? fp_info(p->probs)->name : "",
+                 p->bound_naive ? "naive kernel" : p->bound_tile ? "flash kernel" : "any kernel");
     summary_text(b, r, note, s);
     put_hints_text(b, h, p);
     summary_verdict(b, r);
@@ -301,6 +304,11 @@ static int load_problem(verify_problem *p, tensor t[4], tensor *mk, unsigned cha
     p->mask = *mask;
     p->out_format = t[3].dtype;
     p->compute = a->have_compute ? a->compute : (t[3].dtype == FP_F64 ? FP_F64 : FP_F32);
+    /* P rounded to O's format when that is 16-bit, unless told otherwise;
+     * rounding to a precision the kernel computes in changes nothing */
+    fp_format probs = a->have_probs ? a->probs : t[3].dtype == FP_F16 || t[3].dtype == FP_BF16 ? t[3].dtype : p->compute;
+    p->probs = probs;
+    p->probs_rounded = fp_info(probs)->prec < fp_info(p->compute)->prec;
     return CLI_EXIT_OK;
 }
 

@@ -14,7 +14,8 @@ static const char verify_usage[] =
     "usage: hmp verify --q Q --k K --v V --out O [--scale S|auto] [--causal]\n"
     "                  [--causal-align bottom-right|top-left] [--window L,R] [--mask M]\n"
     "                  [--layout bhnd|bnhd]\n"
-    "                  [--dtype F] [--compute f64|f32|f16|bf16] [--kernel naive|flash]\n"
+    "                  [--dtype F] [--compute f64|f32|f16|bf16] [--probs-dtype F]\n"
+    "                  [--kernel naive|flash]\n"
     "                  [--tile T] [--tol T | --max-err-scaled T] [--json] [--report DIR]\n";
 
 void cli_verify_help(FILE *out)
@@ -70,6 +71,11 @@ void cli_verify_help(FILE *out)
           "                   arrays as bfloat16\n"
           "  --compute F      the precision the kernel computed in, for the a-priori\n"
           "                   bound (default f32; f64 when O is f64)\n"
+          "  --probs-dtype F  the format the kernel rounds P = exp(s - m) to before\n"
+          "                   P*V, its row sum kept wide (default: O's format when it\n"
+          "                   is f16 or bf16, as FlashAttention's tensor-core product\n"
+          "                   and PyTorch's softmax(s).to(v.dtype) @ v do; f32 or f64\n"
+          "                   for a kernel that keeps P wide)\n"
           "  --kernel K       the bound of that kernel: naive, or flash (online\n"
           "                   softmax over tiles of keys); default: any kernel\n"
           "  --tile T         flash's tile of keys, for the bound (default: any tile;\n"
@@ -135,6 +141,10 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
         } else if (strcmp(a, "--compute") == 0) {
             if (!has || fp_format_from_name(&args->compute, argv[i + 1]) != 0) status = verify_usage_error(err, "--compute takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
             else { args->have_compute = 1; i++; }
+        } else if (strcmp(a, "--probs-dtype") == 0) {
+            if (!has || fp_format_from_name(&args->probs, argv[i + 1]) != 0)
+                status = verify_usage_error(err, "--probs-dtype takes f64, f32, f16 or bf16, got", has ? argv[i + 1] : "");
+            else { args->have_probs = 1; i++; }
         } else if (strcmp(a, "--kernel") == 0) {
             if (!has || (strcmp(argv[i + 1], "naive") != 0 && strcmp(argv[i + 1], "flash") != 0)) status = verify_usage_error(err, "--kernel takes naive or flash, got", has ? argv[i + 1] : "");
             else { args->bound_naive = strcmp(argv[++i], "naive") == 0; }

@@ -18,6 +18,8 @@ typedef struct cli_verify_args {
     const char *report_dir;     /* --report, or NULL */
     int json, causal, bound_naive;
     int have_compute;           /* --compute was given: compute */
+    int have_probs;             /* --probs-dtype was given: probs */
+    fp_format probs;
     fp_format compute;
     size_t bound_tile;          /* --tile, 0 when not given */
     double tol;                 /* --tol, 0 when not given */

@@ -8,7 +8,9 @@
 # --max-err-scaled judges instead (a planted error fails it); int64
 # (batch, 1, 1, n_k) padding masks, and a mask value that is not 0 or 1; a
 # sliding window (--window 2,0, FlashAttention's window_size); hints when a
-# run fails on many entries and one convention explains it.
+# run fails on many entries and one convention explains it; a kernel that
+# rounds P to f16 before P*V passes the default model (P in O's format) and
+# fails the model that keeps P wide (--probs-dtype f32).
 dir=$(mktemp -d)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 $PY - "$dir" <<'PY'
@@ -45,6 +47,14 @@ pad[1, 0, 0, 2] = 1
 save("po", attn(q, k4, v4, np.broadcast_to(pad.astype(bool), (B, Hq, nq, nk))))
 save("wo", attn(q, k4, v4, (j >= i + nk - nq - 2) & (j <= i + nk - nq)))
 save("rnd", rng.standard_normal((B, Hq, nq, D)).astype(np.float32))
+n = 256  # one sink key, the others tied, values positive: P's roundings add up
+pq = rng.standard_normal((1, 8, 32)).astype(np.float16)
+pk = np.repeat(rng.standard_normal((1, 1, 32)), n, axis=1).astype(np.float16); pk[0, 0] = (pq[0, 0] * 4).astype(np.float16)
+pv = (np.abs(rng.standard_normal((1, n, 16))) + 0.25).astype(np.float16)
+s = pq.astype(np.float32) @ np.swapaxes(pk.astype(np.float32), -1, -2) / np.float32(np.sqrt(32))
+p = np.exp(s - s.max(-1, keepdims=True))
+po = ((p.astype(np.float16).astype(np.float32) @ pv.astype(np.float32)) / p.sum(-1, keepdims=True)).astype(np.float16)
+save("pq", pq); save("pk", pk); save("pv", pv); save("pro", po)
 PY
 cd "$dir"
 echo "-- grouped-query: repeated heads pass, tiled heads fail"
@@ -82,6 +92,9 @@ $HMP verify --q gq.npy --k v4.npy --v k4.npy --out br.npy --causal | grep -E '^h
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal --scale 1 --json | grep -E '"hints"|"pass"'
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go_tiled.npy | grep -E '^hint|PASS|FAIL'
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out rnd.npy | grep -E '^hint|PASS|FAIL' # no convention explains noise
+echo "-- P rounded to f16 before P*V"
+$HMP verify --q pq.npy --k pk.npy --v pv.npy --out pro.npy | grep -E '^entries|^bound|PASS|FAIL'
+$HMP verify --q pq.npy --k pk.npy --v pv.npy --out pro.npy --probs-dtype f32 | grep -E '^entries|^bound|PASS|FAIL'
 echo "-- names and usage"
 $HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"

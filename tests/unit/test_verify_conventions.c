@@ -2,6 +2,7 @@
  * grouped-query attention against K and V repeated per query head, causal
  * alignments against explicit masks, FlashAttention's layout, format names. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -339,4 +340,55 @@ Test(verify_conventions, diagnosis_names_the_convention)
         verify_problem_clear(&p);
         free(q); free(k); free(v); free(o);
     }
+}
+
+/* Kernels that round P to a 16-bit format before P*V (bf16 and f16 storage,
+ * f32 compute, naive and flash with several tiles; plain, large, tied and
+ * sink scores) stay within the bound of that precision model in every
+ * entry; the model that keeps P wide calls some of them wrong. */
+Test(verify_conventions, probs_rounded_within_their_bound)
+{
+    test_rng r = { 31337 };
+    static const fp_format fmts[] = { FP_BF16, FP_F16 };
+    static const size_t tiles[] = { 0, 1, 2, 16 };
+    size_t wide_fails = 0, cases = 0;
+    for (int it = 0; it < 48 * test_multiplier(); it++) {
+        fp_format f = fmts[it % 2];
+        size_t tile = tiles[(it / 2) % 4];
+        int kind = it / 8 % 4; /* 0 plain, 1 large scores, 2 ties behind a sink, positive values, 3 a sink key */
+        size_t nq = 4 + (size_t)test_randn(&r, 8), nk = 16 + (size_t)test_randn(&r, 200), d = 8 + (size_t)test_randn(&r, 24);
+        size_t dv = 4 + (size_t)test_randn(&r, 8);
+        double *q = random_array(&r, nq * d, f), *k = random_array(&r, nk * d, f), *v = random_array(&r, nk * dv, f);
+        if (kind == 1) for (size_t x = 0; x < nq * d; x++) q[x] = fp_bits_to_double(fp_round_double(q[x] * 6, f), f);
+        if (kind == 2) { /* P of the tied keys rounds the same way in every one: the errors add up */
+            for (size_t j = 2; j < nk; j++) memcpy(k + j * d, k + d, d * sizeof *k);
+            for (size_t x = 0; x < nk * dv; x++) v[x] = fp_bits_to_double(fp_round_double(fabs(v[x]) + 0.25, f), f);
+        }
+        if (kind == 3) for (size_t c = 0; c < d; c++) k[c] = fp_bits_to_double(fp_round_double(q[c] * 4, f), f);
+        double *o = malloc(nq * dv * sizeof *o);
+        attn_params ap = { .n_q = nq, .n_k = nk, .d = d, .d_v = dv, .scale = 1 / sqrt((double)d),
+                           .kind = tile ? ATTN_FLASH : ATTN_NAIVE, .tile = tile, .compute = FP_F32, .storage = f,
+                           .probs_rounded = 1, .probs = f };
+        cr_assert_eq(attn_run(o, q, k, v, &ap), 0);
+        verify_problem p;
+        verify_problem_init(&p);
+        p.count = 1; p.n_q = nq; p.n_k = nk; p.d = d; p.d_v = dv;
+        p.q = q; p.k = k; p.v = v; p.o = o;
+        p.out_format = f; p.compute = FP_F32;
+        p.probs_rounded = 1; p.probs = f;
+        verify_report rep;
+        char err[128];
+        cr_assert_eq(verify_run(&rep, &p, NULL, NULL, err, sizeof err), 0, "%s", err);
+        cr_assert(rep.pass, "case %d (%s, tile %zu, kind %d): max err_scaled %g, bound %g", it, fp_info(f)->name, tile,
+                  kind, rep.max_err_scaled, rep.bound);
+        verify_report_clear(&rep);
+        p.probs_rounded = 0;
+        cr_assert_eq(verify_run(&rep, &p, NULL, NULL, err, sizeof err), 0, "%s", err);
+        wide_fails += !rep.pass;
+        cases++;
+        verify_report_clear(&rep);
+        verify_problem_clear(&p);
+        free(q); free(k); free(v); free(o);
+    }
+    cr_assert_gt(wide_fails, 0, "no kernel with P rounded exceeded the bound that keeps P wide (%zu cases)", cases);
 }
