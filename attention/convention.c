@@ -45,8 +45,7 @@ size_t convention_diagnose(unsigned char fixes[CONVENTION_COUNT_], size_t *probl
     size_t b = r->failing[0].index / (p->n_q * p->d_v);
     *problem = b;
     size_t heads = p->heads ? p->heads : p->count, kvh = p->kv_heads ? p->kv_heads : heads;
-    size_t group = kvh && heads % kvh == 0 ? heads / kvh : 1;
-    size_t kv = (b / heads) * kvh + (b % heads) / group;
+    size_t kv = verify_kv_problem(p, b);
     verify_problem base;
     single_problem(&base, p, b, kv);
     size_t found = 0;

@@ -24,6 +24,10 @@ void verify_problem_init(verify_problem *p)
 
 void verify_problem_clear(verify_problem *p) { fmpq_clear(p->scale); }
 
+int verify_key_visible(const verify_problem *p, size_t b, size_t i, size_t j) { return vf_visible(p, b, i, j); }
+
+size_t verify_kv_problem(const verify_problem *p, size_t b) { return vf_kv(p, b); }
+
 void verify_report_clear(verify_report *r)
 {
     free(r->truth_bits);

@@ -53,6 +53,10 @@ typedef struct verify_problem {
 
 void verify_problem_init(verify_problem *p);
 void verify_problem_clear(verify_problem *p);
+/* 1 when query i of problem b sees key j (mask, causal, window). */
+int verify_key_visible(const verify_problem *p, size_t b, size_t i, size_t j);
+/* The key/value problem that problem b reads (grouped-query attention). */
+size_t verify_kv_problem(const verify_problem *p, size_t b);
 
 typedef struct verify_entry {
     size_t index;             /* flat index into o */

@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "attention/attn.h"
 #include "attention/convention.h"
+#include "attention/reference.h"
 #include "attention/summary.h"
 #include "attention/verify.h"
 #include "io/layout.h"
@@ -116,11 +117,15 @@ static void put_settings(strbuf *b, const verify_problem *p, const tensor t[4], 
                   p->tol > 0 ? "tol" : p->max_err_scaled > 0 ? "max-err-scaled" : "a priori");
 }
 
-/* The conventions under which a failing run's problem passes. */
-typedef struct hints {
+/* What the report adds to verify's summary: the conventions under which a
+ * failing run's problem passes, and the reference ratio. */
+typedef struct extras {
     unsigned char fixes[CONVENTION_COUNT_];
     size_t n, problem;
-} hints;
+    int ref;                  /* --ref-ratio or --max-ref-ratio: computed */
+    double out_err, ref_err, ratio;
+    int ref_fail;             /* over --max-ref-ratio */
+} extras;
 
 /* What the user would change for fix f, in the words of the command line. */
 static const char *fix_text(convention_fix f, const verify_problem *p)
@@ -149,7 +154,7 @@ static void put_problem(strbuf *b, const verify_problem *p, size_t problem)
     else strbuf_printf(b, "problem [%zu,%zu]", problem / heads, problem % heads);
 }
 
-static void put_hints_text(strbuf *b, const hints *h, const verify_problem *p)
+static void put_hints_text(strbuf *b, const extras *h, const verify_problem *p)
 {
     for (int f = 0; f < CONVENTION_COUNT_; f++) {
         if (!h->fixes[f]) continue;
@@ -161,7 +166,7 @@ static void put_hints_text(strbuf *b, const hints *h, const verify_problem *p)
 
 /* The report as one JSON object (--json, and report.json of --report). */
 static void put_json(strbuf *b, const verify_report *r, const verify_problem *p, const tensor t[4],
-                     const cli_verify_args *a, const summary_style *s, const hints *h)
+                     const cli_verify_args *a, const summary_style *s, const extras *h)
 {
     strbuf_printf(b, "{\n  \"entries\": %zu,\n  \"format\": \"%s\",\n  \"compute\": \"%s\",\n", r->entries,
                   fp_info(p->out_format)->name, fp_info(p->compute)->name);
@@ -175,11 +180,20 @@ static void put_json(strbuf *b, const verify_report *r, const verify_problem *p,
         strbuf_json_string(b, fix_text((convention_fix)f, p));
     }
     strbuf_puts(b, "]");
+    if (h->ref) {
+        strbuf_puts(b, ",\n  \"ref_ratio\": "); summary_json_err(b, h->ratio);
+        strbuf_puts(b, ",\n  \"out_err\": "); summary_json_num(b, h->out_err);
+        strbuf_puts(b, ",\n  \"ref_err\": "); summary_json_num(b, h->ref_err);
+        strbuf_puts(b, ",\n  \"max_ref_ratio\": ");
+        if (a->max_ref_ratio > 0) summary_json_num(b, a->max_ref_ratio);
+        else strbuf_puts(b, "null");
+    }
     summary_json_end(b, r);
 }
 
 /* The report as text. */
-static void put_text(strbuf *b, const verify_report *r, const verify_problem *p, const summary_style *s, const hints *h)
+static void put_text(strbuf *b, const verify_report *r, const verify_problem *p, const summary_style *s, const extras *h,
+                     const cli_verify_args *a)
 {
     char note[128];
     if (p->tol > 0 || p->max_err_scaled > 0)
@@ -191,6 +205,12 @@ static void put_text(strbuf *b, const verify_report *r, const verify_problem *p,
                  p->probs_rounded ? fp_info(p->probs)->name : "",
                  p->bound_naive ? "naive kernel" : p->bound_tile ? "flash kernel" : "any kernel");
     summary_text(b, r, note, s);
+    if (h->ref) {
+        strbuf_printf(b, "ref_ratio          %.4g (max |o - x| %.4g; hmp's naive kernel in the same precision %.4g)",
+                      h->ratio, h->out_err, h->ref_err);
+        if (a->max_ref_ratio > 0) strbuf_printf(b, ", limit %.4g%s", a->max_ref_ratio, h->ref_fail ? ": over it" : "");
+        strbuf_putc(b, '\n');
+    }
     put_hints_text(b, h, p);
     summary_verdict(b, r);
 }
@@ -203,15 +223,28 @@ static int print_report(const verify_report *r, const verify_problem *p, const t
     index_ctx ic = { .o = o, .bnhd = a->bnhd };
     summary_style style = { .put_index = put_index, .ctx = &ic, .tol = p->tol > 0,
                             .max_err_scaled = p->max_err_scaled > 0, .mark_over = 0 };
-    hints h;
+    extras h;
     memset(&h, 0, sizeof h);
     if (convention_worth_trying(r)) h.n = convention_diagnose(h.fixes, &h.problem, p, r);
+    verify_report final = *r; /* the verdict with --max-ref-ratio; shares r's arrays */
+    if (a->ref_ratio || a->max_ref_ratio > 0) {
+        if (reference_errors(&h.out_err, &h.ref_err, p, r) != 0) {
+            fprintf(err, "hmp verify: error: no reference kernel computes in %s; --ref-ratio needs f64 or f32 compute\n",
+                    fp_info(p->compute)->name);
+            return CLI_EXIT_INPUT;
+        }
+        h.ref = 1;
+        h.ratio = reference_ratio(h.out_err, h.ref_err);
+        h.ref_fail = a->max_ref_ratio > 0 && !(h.ratio <= a->max_ref_ratio);
+        if (h.ref_fail) final.pass = 0;
+    }
+    r = &final;
     strbuf b, js;
     strbuf_init(&b);
     strbuf_init(&js);
     if (a->json || a->report_dir) put_json(&js, r, p, t, a, &style, &h);
     if (a->json) strbuf_putn(&b, strbuf_str(&js), js.len);
-    else put_text(&b, r, p, &style, &h);
+    else put_text(&b, r, p, &style, &h, a);
     int status = cli_write(out, err, &b);
     if (status == CLI_EXIT_OK && a->report_dir) {
         report_input in = { .r = r, .count = p->count, .n_q = p->n_q, .d_v = p->d_v, .lead_dims = o->ndim - 2,

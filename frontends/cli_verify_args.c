@@ -16,7 +16,8 @@ static const char verify_usage[] =
     "                  [--layout bhnd|bnhd]\n"
     "                  [--dtype F] [--compute f64|f32|f16|bf16] [--probs-dtype F]\n"
     "                  [--kernel naive|flash]\n"
-    "                  [--tile T] [--tol T | --max-err-scaled T] [--json] [--report DIR]\n";
+    "                  [--tile T] [--tol T | --max-err-scaled T] [--ref-ratio]\n"
+    "                  [--max-ref-ratio R] [--json] [--report DIR]\n";
 
 void cli_verify_help(FILE *out)
 {
@@ -85,6 +86,10 @@ void cli_verify_help(FILE *out)
           "                   correctly rounded output passes --tol 1\n"
           "  --max-err-scaled T  pass iff every entry has err_scaled <= T, instead of\n"
           "                   the a-priori bound (which grows with n and d)\n"
+          "  --ref-ratio      also run hmp's naive kernel in the same precision model\n"
+          "                   and report ref_ratio = max |o - x| / its max |o - x|\n"
+          "  --max-ref-ratio R  with that, fail unless ref_ratio <= R as well (the rule\n"
+          "                   of FlashAttention's tests: R = 2)\n"
           "  --json           everything as one JSON object\n"
           "  --report DIR     also write DIR/report.json (what --json prints),\n"
           "                   DIR/heatmap.svg (err_scaled over rows and columns) and\n"
@@ -167,6 +172,14 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
                      l >= -1 && r >= -1;
             if (!ok) status = verify_usage_error(err, "--window needs L,R, two integers >= -1 (-1: unbounded), got", w);
             else { args->window = 1; args->window_left = l; args->window_right = r; }
+            i++;
+        } else if (strcmp(a, "--ref-ratio") == 0) {
+            args->ref_ratio = 1;
+        } else if (strcmp(a, "--max-ref-ratio") == 0) {
+            char *end;
+            args->max_ref_ratio = has ? strtod(argv[i + 1], &end) : 0;
+            if (!has || *end || !(args->max_ref_ratio > 0) || !isfinite(args->max_ref_ratio))
+                status = verify_usage_error(err, "--max-ref-ratio needs a positive number, got", has ? argv[i + 1] : "");
             i++;
         } else if (strcmp(a, "--max-err-scaled") == 0) {
             char *end;

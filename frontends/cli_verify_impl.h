@@ -24,6 +24,8 @@ typedef struct cli_verify_args {
     size_t bound_tile;          /* --tile, 0 when not given */
     double tol;                 /* --tol, 0 when not given */
     double max_err_scaled;      /* --max-err-scaled, 0 when not given */
+    int ref_ratio;              /* --ref-ratio */
+    double max_ref_ratio;       /* --max-ref-ratio, 0 when not given */
     tensor_read_options ro;     /* --dtype bf16: 2-byte integers read as bf16 */
     int have_dtype;             /* --dtype F: every file must hold F */
     fp_format dtype;

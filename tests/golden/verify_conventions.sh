@@ -10,7 +10,8 @@
 # sliding window (--window 2,0, FlashAttention's window_size); hints when a
 # run fails on many entries and one convention explains it; a kernel that
 # rounds P to f16 before P*V passes the default model (P in O's format) and
-# fails the model that keeps P wide (--probs-dtype f32).
+# fails the model that keeps P wide (--probs-dtype f32); ref_ratio against
+# hmp's own naive kernel (--ref-ratio, --max-ref-ratio 2).
 dir=$(mktemp -d)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 $PY - "$dir" <<'PY'
@@ -95,6 +96,9 @@ $HMP verify --q gq.npy --k gk.npy --v gv.npy --out rnd.npy | grep -E '^hint|PASS
 echo "-- P rounded to f16 before P*V"
 $HMP verify --q pq.npy --k pk.npy --v pv.npy --out pro.npy | grep -E '^entries|^bound|PASS|FAIL'
 $HMP verify --q pq.npy --k pk.npy --v pv.npy --out pro.npy --probs-dtype f32 | grep -E '^entries|^bound|PASS|FAIL'
+echo "-- reference ratio"
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --max-ref-ratio 2 | grep -E '^ref_ratio|PASS|FAIL'
+$HMP verify --q gq.npy --k gk.npy --v gv.npy --out go_tiled.npy --max-ref-ratio 2 --json | grep -E '"ref_ratio"|"max_ref_ratio"|"pass"'
 echo "-- names and usage"
 $HMP verify --q=gq.npy --k=gk.npy --v=gv.npy --out=go.npy --dtype=torch.float32 | tail -1
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go.npy --dtype fp16; echo "exit: $?"

@@ -8,6 +8,7 @@
 
 #include "attention/attn.h"
 #include "attention/convention.h"
+#include "attention/reference.h"
 #include "attention/verify.h"
 #include "core/fpfmt.h"
 #include "core/strbuf.h"
@@ -391,4 +392,61 @@ Test(verify_conventions, probs_rounded_within_their_bound)
         free(q); free(k); free(v); free(o);
     }
     cr_assert_gt(wide_fails, 0, "no kernel with P rounded exceeded the bound that keeps P wide (%zu cases)", cases);
+}
+
+/* ref_ratio: the naive kernel's own output, in the model verify is told,
+ * has ratio exactly 1 (the same bits: masks, windows and grouped heads
+ * included); a planted error raises it past 2; the truth itself has 0 or a
+ * ratio under 1 (its only error is the final rounding). */
+Test(verify_conventions, reference_ratio)
+{
+    test_rng r = { 777 };
+    for (int it = 0; it < 16 * test_multiplier(); it++) {
+        fp_format f = it % 2 ? FP_BF16 : FP_F32;
+        size_t heads = 2, kvh = it % 3 == 0 ? 1 : 2, nq = 3 + (size_t)test_randn(&r, 6), nk = 3 + (size_t)test_randn(&r, 20);
+        size_t d = 4, dv = 3;
+        double *q = random_array(&r, heads * nq * d, f), *k = random_array(&r, kvh * nk * d, f);
+        double *v = random_array(&r, kvh * nk * dv, f), *o = malloc(heads * nq * dv * sizeof *o);
+        verify_problem p;
+        verify_problem_init(&p);
+        p.count = heads; p.heads = heads; p.kv_heads = kvh; p.n_q = nq; p.n_k = nk; p.d = d; p.d_v = dv;
+        p.q = q; p.k = k; p.v = v; p.o = o;
+        p.out_format = f; p.compute = FP_F32;
+        p.probs_rounded = f == FP_BF16; p.probs = f;
+        p.causal = it % 4 == 1 ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_NONE;
+        if (it % 4 == 2) { p.window = 1; p.window_left = 2; p.window_right = 0; }
+        /* O = the naive kernel's output in that model */
+        unsigned char *mask = malloc(nq * nk);
+        for (size_t b = 0; b < heads; b++) {
+            for (size_t i = 0; i < nq; i++)
+                for (size_t j = 0; j < nk; j++) mask[i * nk + j] = (unsigned char)verify_key_visible(&p, b, i, j);
+            size_t kv = verify_kv_problem(&p, b);
+            attn_params ap = { .n_q = nq, .n_k = nk, .d = d, .d_v = dv, .scale = 0.5, .mask = mask, .kind = ATTN_NAIVE,
+                               .compute = FP_F32, .storage = f, .probs_rounded = p.probs_rounded, .probs = f };
+            cr_assert_eq(attn_run(o + b * nq * dv, q + b * nq * d, k + kv * nk * d, v + kv * nk * dv, &ap), 0);
+        }
+        verify_report rep;
+        char err[128];
+        double oe, re;
+        cr_assert_eq(verify_run(&rep, &p, NULL, NULL, err, sizeof err), 0);
+        cr_assert_eq(reference_errors(&oe, &re, &p, &rep), 0);
+        cr_assert_eq(oe, re, "case %d: the same kernel, the same errors (%g, %g)", it, oe, re);
+        cr_assert(reference_ratio(oe, re) == 1 || (oe == 0 && reference_ratio(oe, re) == 0));
+        /* the truth itself */
+        for (size_t x = 0; x < heads * nq * dv; x++) o[x] = fp_bits_to_double(rep.truth_bits[x], f);
+        cr_assert_eq(reference_errors(&oe, &re, &p, &rep), 0);
+        cr_assert_eq(oe, 0);
+        cr_assert_eq(reference_ratio(oe, re), 0);
+        /* a planted error */
+        size_t at = (size_t)test_randn(&r, (int)(heads * nq * dv));
+        o[at] += 0.25;
+        cr_assert_eq(reference_errors(&oe, &re, &p, &rep), 0);
+        cr_assert_geq(oe, 0.2);
+        cr_assert(reference_ratio(oe, re) > 2, "case %d: %g / %g", it, oe, re);
+        verify_report_clear(&rep);
+        verify_problem_clear(&p);
+        free(q); free(k); free(v); free(o); free(mask);
+    }
+    cr_assert(isinf(reference_ratio(1, 0)));
+    cr_assert(isnan(reference_ratio(NAN, 1)));
 }
