@@ -2,9 +2,11 @@
  * of a verify run (docs/VERIFY.md, Hints). */
 #include "attention/convention.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "attention/attn.h"
+#include "core/mem.h"
 
 int convention_worth_trying(const verify_report *r)
 {
@@ -35,6 +37,36 @@ static int passes(const verify_problem *s)
     int pass = r.pass;
     verify_report_clear(&r);
     return pass;
+}
+
+/* Rows of head 0 of batch bb when the array a, read as (batch, heads, n,
+ * w), is in truth (batch, n, heads, w): out gets heads rows of w. */
+static void gather_other_layout(double *out, const double *a, size_t bb, size_t heads, size_t n, size_t w)
+{
+    for (size_t i = 0; i < heads; i++) memcpy(out + i * w, a + ((bb * heads + i) * n + 0) * w, w * sizeof *out);
+}
+
+/* 1 when the first head of batch bb passes read in the other layout. */
+static int other_layout_passes(const verify_problem *p, size_t bb)
+{
+    size_t hq = p->heads ? p->heads : p->count, hk = p->kv_heads ? p->kv_heads : hq;
+    double *q = mem_calloc(hq * p->d + 1, sizeof *q), *k = mem_calloc(hk * p->d + 1, sizeof *k);
+    double *v = mem_calloc(hk * p->d_v + 1, sizeof *v), *o = mem_calloc(hq * p->d_v + 1, sizeof *o);
+    gather_other_layout(q, p->q, bb, hq, p->n_q, p->d);
+    gather_other_layout(k, p->k, bb, hk, p->n_k, p->d);
+    gather_other_layout(v, p->v, bb, hk, p->n_k, p->d_v);
+    gather_other_layout(o, p->o, bb, hq, p->n_q, p->d_v);
+    verify_problem s = *p; /* the scale is shared read-only */
+    s.count = 1;
+    s.heads = s.kv_heads = 0;
+    s.n_q = hq;
+    s.n_k = hk;
+    s.q = q; s.k = k; s.v = v; s.o = o;
+    s.mask = NULL;
+    s.mask_count = 0;
+    int ok = passes(&s);
+    free(q); free(k); free(v); free(o);
+    return ok;
 }
 
 size_t convention_diagnose(unsigned char fixes[CONVENTION_COUNT_], size_t *problem, const verify_problem *p,
@@ -82,6 +114,15 @@ size_t convention_diagnose(unsigned char fixes[CONVENTION_COUNT_], size_t *probl
             s.k = base.v;
             s.v = base.k;
             break;
+        case CONVENTION_LAYOUT_OTHER:
+            /* read swapped, the heads of K and V must be as many as Q's
+             * positions' heads: n_q = n_k; masks are per position pair */
+            if (p->mask || p->n_q != p->n_k || heads < 2 || p->count % heads != 0) continue;
+            if (other_layout_passes(p, b / heads)) {
+                fixes[f] = 1;
+                found++;
+            }
+            continue;
         case CONVENTION_GQA_TILED:
             if (kvh == heads || kvh == 0) continue;
             {

@@ -18,6 +18,7 @@ typedef enum convention_fix {
     CONVENTION_SCALE_AUTO,       /* scores scaled by 1/sqrt(d) */
     CONVENTION_KV_SWAPPED,       /* K and V given the other way round */
     CONVENTION_GQA_TILED,        /* query head h reads KV head h % kv_heads */
+    CONVENTION_LAYOUT_OTHER,     /* heads and positions swapped: the other layout */
     CONVENTION_COUNT_
 } convention_fix;
 
@@ -27,7 +28,9 @@ int convention_worth_trying(const verify_report *r);
 /* Tries each fix that applies to p on the problem of r's first failing
  * entry (its index in *problem): sets fixes[f] to 1 when that problem
  * passes with fix f, and returns how many do. Each try verifies one
- * problem (heads x batch times less work than the run). */
+ * problem (heads x batch times less work than the run). The other layout
+ * is tried when the arrays read with heads and positions swapped are a
+ * problem too (n_q = n_k, no mask): its first head of the same batch. */
 size_t convention_diagnose(unsigned char fixes[CONVENTION_COUNT_], size_t *problem, const verify_problem *p,
                            const verify_report *r);
 

@@ -128,7 +128,7 @@ typedef struct extras {
 } extras;
 
 /* What the user would change for fix f, in the words of the command line. */
-static const char *fix_text(convention_fix f, const verify_problem *p)
+static const char *fix_text(convention_fix f, const verify_problem *p, int bnhd)
 {
     switch (f) {
     case CONVENTION_CAUSAL_ON: return "--causal";
@@ -142,6 +142,8 @@ static const char *fix_text(convention_fix f, const verify_problem *p)
     case CONVENTION_GQA_TILED:
         return "K and V heads read tiled (query head h on KV head h % kv_heads; hmp reads them repeated, as "
                "repeat_interleave and FlashAttention do)";
+    case CONVENTION_LAYOUT_OTHER:
+        return bnhd ? "--layout bhnd (PyTorch's (batch, heads, n, d))" : "--layout bnhd (FlashAttention's (batch, n, heads, d))";
     default: return "?";
     }
 }
@@ -154,11 +156,11 @@ static void put_problem(strbuf *b, const verify_problem *p, size_t problem)
     else strbuf_printf(b, "problem [%zu,%zu]", problem / heads, problem % heads);
 }
 
-static void put_hints_text(strbuf *b, const extras *h, const verify_problem *p)
+static void put_hints_text(strbuf *b, const extras *h, const verify_problem *p, int bnhd)
 {
     for (int f = 0; f < CONVENTION_COUNT_; f++) {
         if (!h->fixes[f]) continue;
-        strbuf_printf(b, "hint: it passes with %s (tried on ", fix_text((convention_fix)f, p));
+        strbuf_printf(b, "hint: it passes with %s (tried on ", fix_text((convention_fix)f, p, bnhd));
         put_problem(b, p, h->problem);
         strbuf_puts(b, ")\n");
     }
@@ -177,7 +179,7 @@ static void put_json(strbuf *b, const verify_report *r, const verify_problem *p,
     for (int f = 0; f < CONVENTION_COUNT_; f++) {
         if (!h->fixes[f]) continue;
         strbuf_puts(b, k++ ? ", " : "");
-        strbuf_json_string(b, fix_text((convention_fix)f, p));
+        strbuf_json_string(b, fix_text((convention_fix)f, p, a->bnhd));
     }
     strbuf_puts(b, "]");
     if (h->ref) {
@@ -211,7 +213,7 @@ static void put_text(strbuf *b, const verify_report *r, const verify_problem *p,
         if (a->max_ref_ratio > 0) strbuf_printf(b, ", limit %.4g%s", a->max_ref_ratio, h->ref_fail ? ": over it" : "");
         strbuf_putc(b, '\n');
     }
-    put_hints_text(b, h, p);
+    put_hints_text(b, h, p, a->bnhd);
     summary_verdict(b, r);
 }
 

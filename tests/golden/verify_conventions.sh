@@ -56,6 +56,8 @@ s = pq.astype(np.float32) @ np.swapaxes(pk.astype(np.float32), -1, -2) / np.floa
 p = np.exp(s - s.max(-1, keepdims=True))
 po = ((p.astype(np.float16).astype(np.float32) @ pv.astype(np.float32)) / p.sum(-1, keepdims=True)).astype(np.float16)
 save("pq", pq); save("pk", pk); save("pv", pv); save("pro", po)
+sk, sv = (rng.standard_normal((B, Hq, nq, D)).astype(np.float32) for _ in range(2))
+save("sq", T(q)); save("sk", T(sk)); save("sv", T(sv)); save("so", T(attn(q, sk, sv)))
 PY
 cd "$dir"
 echo "-- grouped-query: repeated heads pass, tiled heads fail"
@@ -93,6 +95,7 @@ $HMP verify --q gq.npy --k v4.npy --v k4.npy --out br.npy --causal | grep -E '^h
 $HMP verify --q gq.npy --k k4.npy --v v4.npy --out br.npy --causal --scale 1 --json | grep -E '"hints"|"pass"'
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out go_tiled.npy | grep -E '^hint|PASS|FAIL'
 $HMP verify --q gq.npy --k gk.npy --v gv.npy --out rnd.npy | grep -E '^hint|PASS|FAIL' # no convention explains noise
+$HMP verify --q sq.npy --k sk.npy --v sv.npy --out so.npy | grep -E '^hint|PASS|FAIL' # self-attention, bnhd read as bhnd
 echo "-- P rounded to f16 before P*V"
 $HMP verify --q pq.npy --k pk.npy --v pv.npy --out pro.npy | grep -E '^entries|^bound|PASS|FAIL'
 $HMP verify --q pq.npy --k pk.npy --v pv.npy --out pro.npy --probs-dtype f32 | grep -E '^entries|^bound|PASS|FAIL'

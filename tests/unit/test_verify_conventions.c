@@ -450,3 +450,60 @@ Test(verify_conventions, reference_ratio)
     cr_assert(isinf(reference_ratio(1, 0)));
     cr_assert(isnan(reference_ratio(NAN, 1)));
 }
+
+/* Self-attention in FlashAttention's (batch, n, heads, d) read as PyTorch's
+ * (batch, heads, n, d): the shapes agree, every entry fails, and the
+ * diagnosis names the other layout (and only the data in it decides). */
+Test(verify_conventions, diagnosis_names_the_layout)
+{
+    test_rng r = { 99 };
+    for (int it = 0; it < 8; it++) {
+        size_t B = 1 + (size_t)test_randn(&r, 2), H = 2 + (size_t)test_randn(&r, 3), n = H + 1 + (size_t)test_randn(&r, 5);
+        size_t d = 4, dv = 4, count = B * H;
+        double *q = random_array(&r, count * n * d, FP_F32), *k = random_array(&r, count * n * d, FP_F32);
+        double *v = random_array(&r, count * n * dv, FP_F32), *o = malloc(count * n * dv * sizeof *o);
+        for (size_t b = 0; b < count; b++) {
+            attn_params ap = { .n_q = n, .n_k = n, .d = d, .d_v = dv, .scale = 0.5, .kind = ATTN_NAIVE,
+                               .compute = FP_F64, .storage = FP_F32 };
+            cr_assert_eq(attn_run(o + b * n * dv, q + b * n * d, k + b * n * d, v + b * n * dv, &ap), 0);
+        }
+        tensor t[4];
+        double *arrays[4] = { q, k, v, o };
+        size_t widths[4] = { d, d, dv, dv };
+        for (int f = 0; f < 4; f++) { /* (B, H, n, w) written as (B, n, H, w) */
+            tensor_init(&t[f]);
+            t[f].ndim = 4;
+            t[f].shape[0] = B; t[f].shape[1] = n; t[f].shape[2] = H; t[f].shape[3] = widths[f];
+            t[f].count = B * H * n * widths[f];
+            t[f].data = malloc(t[f].count * sizeof(double));
+            for (size_t bb = 0; bb < B; bb++)
+                for (size_t h = 0; h < H; h++)
+                    for (size_t i = 0; i < n; i++)
+                        memcpy(t[f].data + ((bb * n + i) * H + h) * widths[f], arrays[f] + ((bb * H + h) * n + i) * widths[f],
+                               widths[f] * sizeof(double));
+        }
+        verify_problem p; /* read as (B, heads = n, n = H, w) */
+        verify_problem_init(&p);
+        p.count = B * n; p.heads = n; p.kv_heads = n; p.n_q = H; p.n_k = H; p.d = d; p.d_v = dv;
+        p.q = t[0].data; p.k = t[1].data; p.v = t[2].data; p.o = t[3].data;
+        verify_report rep;
+        char err[128];
+        cr_assert_eq(verify_run(&rep, &p, NULL, NULL, err, sizeof err), 0);
+        cr_assert(convention_worth_trying(&rep), "case %d", it);
+        unsigned char fixes[CONVENTION_COUNT_];
+        size_t problem;
+        convention_diagnose(fixes, &problem, &p, &rep);
+        cr_assert(fixes[CONVENTION_LAYOUT_OTHER], "case %d", it);
+        verify_report_clear(&rep);
+        /* read the right way round, it passes */
+        for (int f = 0; f < 4; f++) layout_bnhd_to_bhnd(&t[f]);
+        p.count = count; p.heads = H; p.kv_heads = H; p.n_q = n; p.n_k = n;
+        p.q = t[0].data; p.k = t[1].data; p.v = t[2].data; p.o = t[3].data;
+        cr_assert_eq(verify_run(&rep, &p, NULL, NULL, err, sizeof err), 0);
+        cr_assert(rep.pass, "case %d", it);
+        verify_report_clear(&rep);
+        verify_problem_clear(&p);
+        for (int f = 0; f < 4; f++) tensor_clear(&t[f]);
+        free(q); free(k); free(v); free(o);
+    }
+}
