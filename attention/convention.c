@@ -102,8 +102,7 @@ size_t convention_diagnose(unsigned char fixes[CONVENTION_COUNT_], size_t *probl
             break;
         case CONVENTION_SCALE_ONE:
             if (!p->scale_auto) continue;
-            s.scale_auto = 0; /* p->scale is 1 unless given */
-            if (!fmpq_is_one(p->scale)) continue;
+            s.scale_auto = 0; /* with scale auto, p->scale is its initial 1 */
             break;
         case CONVENTION_SCALE_AUTO:
             if (p->scale_auto || p->d == 0) continue;

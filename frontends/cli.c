@@ -47,20 +47,15 @@ char **cli_split_equals(int *argc, char **argv)
             out[k++] = name;
             out[k++] = mem_strdup(eq + 1);
         } else {
-            out[k++] = argv[i];
+            out[k++] = mem_strdup(argv[i]);
         }
     }
     *argc = k;
     return out;
 }
 
-void cli_args_free(char **args, int argc, char **argv)
+void cli_args_free(char **args, int argc)
 {
-    /* the strings made are those not found in argv (argv is short) */
-    for (int i = 0; i < argc; i++) {
-        int mine = 1;
-        for (int j = 0; argv[j] && mine; j++) if (args[i] == argv[j]) mine = 0;
-        if (mine) free(args[i]);
-    }
+    for (int i = 0; i < argc; i++) free(args[i]);
     free(args);
 }

@@ -22,9 +22,9 @@ int cli_usage_error(FILE *err, const char *command, const char *usage, const cha
 int cli_write(FILE *out, FILE *err, const strbuf *b);
 /* The arguments with every "--NAME=VALUE" (before a "--" alone) split into
  * "--NAME" and "VALUE", as GNU getopt's users write them: a new array of
- * *argc strings (free the array, and the strings it made: cli_args_free). */
+ * *argc new strings, NULL after them (free both with cli_args_free). */
 char **cli_split_equals(int *argc, char **argv);
-void cli_args_free(char **args, int argc, char **argv);
+void cli_args_free(char **args, int argc);
 
 /* hmp run FILE|- [--json] [--inline] */
 int cli_run(int argc, char **argv, FILE *out, FILE *err);

@@ -63,11 +63,7 @@ static void put_index(strbuf *b, size_t flat, int json, const void *ctx)
         idx[a] = o->shape[a] ? flat % o->shape[a] : 0;
         flat = o->shape[a] ? flat / o->shape[a] : 0;
     }
-    if (ic->bnhd && o->ndim >= 3) {
-        size_t h = idx[o->ndim - 3];
-        idx[o->ndim - 3] = idx[o->ndim - 2];
-        idx[o->ndim - 2] = h;
-    }
+    if (ic->bnhd) layout_swap_heads(idx, o->ndim);
     strbuf_putc(b, '[');
     for (int a = 0; a < o->ndim; a++) strbuf_printf(b, a ? (json ? ", %zu" : ",%zu") : "%zu", idx[a]);
     strbuf_putc(b, ']');
@@ -78,10 +74,7 @@ static void put_shape(strbuf *b, const tensor *t, int bnhd)
 {
     size_t shape[TENSOR_MAX_DIMS];
     for (int a = 0; a < t->ndim; a++) shape[a] = t->shape[a];
-    if (bnhd && t->ndim >= 3) {
-        shape[t->ndim - 3] = t->shape[t->ndim - 2];
-        shape[t->ndim - 2] = t->shape[t->ndim - 3];
-    }
+    if (bnhd) layout_swap_heads(shape, t->ndim);
     strbuf_putc(b, '[');
     for (int a = 0; a < t->ndim; a++) strbuf_printf(b, a ? ", %zu" : "%zu", shape[a]);
     strbuf_putc(b, ']');
@@ -273,12 +266,7 @@ static int shapes_fit_other_layout(const tensor *const qkvo[4], const char *cons
     for (int f = 0; f < 4; f++) {
         sw[f] = *qkvo[f];
         sw[f].data = NULL;
-        int nd = sw[f].ndim;
-        if (nd >= 3) {
-            size_t h = sw[f].shape[nd - 3];
-            sw[f].shape[nd - 3] = sw[f].shape[nd - 2];
-            sw[f].shape[nd - 2] = h;
-        }
+        layout_swap_heads(sw[f].shape, sw[f].ndim);
         swp[f] = &sw[f];
     }
     verify_problem scratch;

@@ -105,6 +105,15 @@ static int verify_usage_error(FILE *err, const char *msg, const char *arg)
     return cli_usage_error(err, "verify", verify_usage, msg, arg);
 }
 
+/* A finite number > 0 in text (NULL: none): 0, or -1. */
+static int positive_number(double *out, const char *text)
+{
+    char *end;
+    if (!text) return -1;
+    *out = strtod(text, &end);
+    return *end || end == text || !(*out > 0) || !isfinite(*out) ? -1 : 0;
+}
+
 const char *const cli_verify_file_options[4] = { "--q", "--k", "--v", "--out" };
 
 int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FILE *err)
@@ -160,9 +169,8 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
             else args->bound_tile = (size_t)t;
             i++;
         } else if (strcmp(a, "--tol") == 0) {
-            char *end;
-            args->tol = has ? strtod(argv[i + 1], &end) : 0;
-            if (!has || *end || !(args->tol > 0) || !isfinite(args->tol)) status = verify_usage_error(err, "--tol needs a positive number, got", has ? argv[i + 1] : "");
+            if (positive_number(&args->tol, has ? argv[i + 1] : NULL) != 0)
+                status = verify_usage_error(err, "--tol needs a positive number, got", has ? argv[i + 1] : "");
             i++;
         } else if (strcmp(a, "--window") == 0) {
             char *end = NULL, *end2 = NULL;
@@ -176,15 +184,11 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
         } else if (strcmp(a, "--ref-ratio") == 0) {
             args->ref_ratio = 1;
         } else if (strcmp(a, "--max-ref-ratio") == 0) {
-            char *end;
-            args->max_ref_ratio = has ? strtod(argv[i + 1], &end) : 0;
-            if (!has || *end || !(args->max_ref_ratio > 0) || !isfinite(args->max_ref_ratio))
+            if (positive_number(&args->max_ref_ratio, has ? argv[i + 1] : NULL) != 0)
                 status = verify_usage_error(err, "--max-ref-ratio needs a positive number, got", has ? argv[i + 1] : "");
             i++;
         } else if (strcmp(a, "--max-err-scaled") == 0) {
-            char *end;
-            args->max_err_scaled = has ? strtod(argv[i + 1], &end) : 0;
-            if (!has || *end || !(args->max_err_scaled > 0) || !isfinite(args->max_err_scaled))
+            if (positive_number(&args->max_err_scaled, has ? argv[i + 1] : NULL) != 0)
                 status = verify_usage_error(err, "--max-err-scaled needs a positive number, got", has ? argv[i + 1] : "");
             i++;
         } else status = verify_usage_error(err, "unknown option", a);
@@ -193,6 +197,9 @@ int cli_verify_parse(cli_verify_args *args, int argc, char **argv, FILE *out, FI
         if (!args->files[f]) status = verify_usage_error(err, "missing", names[f]);
     if (!status && args->tol > 0 && args->max_err_scaled > 0)
         status = verify_usage_error(err, "--tol and --max-err-scaled are two verdicts: give one", NULL);
+    if (!status && (args->ref_ratio || args->max_ref_ratio > 0) && args->have_compute && args->compute != FP_F64 &&
+        args->compute != FP_F32)
+        status = verify_usage_error(err, "--ref-ratio runs a kernel computing in f64 or f32, not", fp_info(args->compute)->name);
     return status;
 }
 

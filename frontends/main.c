@@ -108,6 +108,6 @@ int main(int argc, char **argv)
     int n = argc - 1;
     char **args = cli_split_equals(&n, argv + 1);
     int status = c->run(n, args, stdout, stderr);
-    cli_args_free(args, n, argv + 1);
+    cli_args_free(args, n);
     return status;
 }

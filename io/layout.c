@@ -126,18 +126,27 @@ int layout_mask(unsigned char **out, size_t *count, const tensor *mk, const tens
     return 0;
 }
 
+void layout_swap_heads(size_t *shape, int ndim)
+{
+    if (ndim < 3) return;
+    size_t h = shape[ndim - 3];
+    shape[ndim - 3] = shape[ndim - 2];
+    shape[ndim - 2] = h;
+}
+
 void layout_bnhd_to_bhnd(tensor *t)
 {
     int nd = t->ndim;
-    if (nd < 3 || t->count == 0) return;
+    if (nd < 3) return;
     size_t n = t->shape[nd - 3], h = t->shape[nd - 2], d = t->shape[nd - 1], block = n * h * d;
-    double *out = mem_realloc(NULL, t->count * sizeof *out);
-    for (size_t base = 0; base < t->count; base += block)
-        for (size_t i = 0; i < n; i++)
-            for (size_t hh = 0; hh < h; hh++)
-                memcpy(out + base + (hh * n + i) * d, t->data + base + (i * h + hh) * d, d * sizeof *out);
-    free(t->data);
-    t->data = out;
-    t->shape[nd - 3] = h;
-    t->shape[nd - 2] = n;
+    if (t->count > 0) { /* an empty tensor has only its shape to reorder */
+        double *out = mem_realloc(NULL, t->count * sizeof *out);
+        for (size_t base = 0; base < t->count; base += block)
+            for (size_t i = 0; i < n; i++)
+                for (size_t hh = 0; hh < h; hh++)
+                    memcpy(out + base + (hh * n + i) * d, t->data + base + (i * h + hh) * d, d * sizeof *out);
+        free(t->data);
+        t->data = out;
+    }
+    layout_swap_heads(t->shape, nd);
 }

@@ -16,6 +16,10 @@
  * appended to msg. */
 int layout_shapes(verify_problem *p, const tensor *const qkvo[4], const char *const names[4], strbuf *msg);
 
+/* Swaps the heads and positions axes (the third and second from last) of a
+ * shape or an index of ndim entries: bnhd <-> bhnd; fewer than three: none. */
+void layout_swap_heads(size_t *shape, int ndim);
+
 /* Reorders t from (..., n, heads, d), FlashAttention's layout (bnhd), to
  * (..., heads, n, d), the layout verify reads (bhnd), in place; a tensor of
  * fewer than three dimensions is left as it is. */
